@@ -1,0 +1,11 @@
+/**
+ * Everything a decision may need from the outside world, passed in so the
+ * rules stay pure: the clock, fresh ids, randomness (backoff jitter) and
+ * server settings.
+ */
+export interface DecideContext {
+  now: number;
+  newId(): string;
+  random(): number;
+  lockTtlMs: number;
+}

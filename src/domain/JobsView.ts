@@ -1,0 +1,15 @@
+import type { Job } from './job.ts';
+
+/** What the rules may read of the current state. The projection implements it; decisions never mutate it. */
+export interface JobsView {
+  job(id: string): Readonly<Job> | undefined;
+  /** Id of the live job holding `key` in `queue`. */
+  uniqueHolder(queue: string, key: string): string | undefined;
+  /** The job the next pull of `queue` takes, by the ordering rules. */
+  nextReady(queue: string): Readonly<Job> | undefined;
+  readyCount(queue: string): number;
+  /** Ids of retained jobs listing `id` in their dependsOn. */
+  dependentsOf(id: string): Iterable<string>;
+  /** Delayed jobs with runAt <= now, earliest first, at most `limit`. */
+  dueDelayed(now: number, limit: number): Readonly<Job>[];
+}

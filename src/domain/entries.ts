@@ -1,0 +1,80 @@
+import type { Job, JobState } from './job.ts';
+
+/**
+ * Log entries are facts, not requests: each records what was decided, with
+ * every value replay needs (ids, tokens, deadlines, retry times), so applying
+ * them never consults a clock or decides again. Every entry names its job and
+ * queue so the event stream can be rebuilt from the log alone.
+ */
+interface EntryBase {
+  /** When the decision was made (ms since epoch). */
+  at: number;
+  queue: string;
+  jobId: string;
+}
+
+export interface PushEntry extends EntryBase {
+  type: 'push';
+  job: Job;
+}
+
+/** A push that matched an existing job by jobId or uniqueKey: nothing created. */
+export interface DuplicateEntry extends EntryBase {
+  type: 'duplicate';
+}
+
+export interface PullEntry extends EntryBase {
+  type: 'pull';
+  token: string;
+  leaseUntil: number;
+  /** The pull took the queue's last ready job. */
+  drained: boolean;
+}
+
+export interface AckEntry extends EntryBase {
+  type: 'ack';
+  result: unknown;
+  /** removeOnComplete: the job leaves the state (its history stays in the log). */
+  remove: boolean;
+}
+
+export type FailCause = 'error' | 'stalled' | 'timeout' | 'ttl' | 'dependency';
+
+export interface FailEntry extends EntryBase {
+  type: 'fail';
+  cause: FailCause;
+  error: string;
+  /** The job's attempt count after this failure. */
+  attempts: number;
+  /** Retry due time chosen by the decision; null = terminal (DLQ or removal). */
+  retryAt: number | null;
+  prev: JobState;
+  /** Terminal failure with removeOnFail. */
+  remove: boolean;
+}
+
+export interface CancelEntry extends EntryBase {
+  type: 'cancel';
+  prev: JobState;
+}
+
+/** A delayed job came due and is ready. */
+export interface PromoteEntry extends EntryBase {
+  type: 'promote';
+}
+
+/** Every dependency of a job waiting in `waiting-children` completed. */
+export interface ResolveEntry extends EntryBase {
+  type: 'resolve';
+}
+
+export type Entry =
+  | PushEntry
+  | DuplicateEntry
+  | PullEntry
+  | AckEntry
+  | FailEntry
+  | CancelEntry
+  | PromoteEntry
+  | ResolveEntry;
+export type EntryType = Entry['type'];

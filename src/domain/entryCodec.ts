@@ -1,0 +1,32 @@
+import type { Entry, EntryType } from './entries.ts';
+
+/**
+ * Entries travel in log records as a one-byte type and a JSON payload. The
+ * codes are part of the on-disk format: never renumber, only add.
+ */
+const codeOf: Record<EntryType, number> = {
+  push: 1,
+  duplicate: 2,
+  pull: 3,
+  ack: 4,
+  fail: 5,
+  cancel: 6,
+  promote: 7,
+  resolve: 8,
+};
+
+const typeOf = new Map<number, EntryType>(Object.entries(codeOf).map(([type, code]) => [code, type as EntryType]));
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeEntry(entry: Entry): { type: number; payload: Uint8Array } {
+  const { type, ...body } = entry;
+  return { type: codeOf[type], payload: encoder.encode(JSON.stringify(body)) };
+}
+
+export function decodeEntry(code: number, payload: Uint8Array): Entry {
+  const type = typeOf.get(code);
+  if (type === undefined) throw new Error(`Unknown log entry type ${code}`);
+  return { type, ...JSON.parse(decoder.decode(payload)) } as Entry;
+}

@@ -1,0 +1,38 @@
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './server/config.ts';
+import { startServer } from './server/startServer.ts';
+
+/** Process entry: configuration, logging, signals. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.LOG_LEVEL });
+  const server = await startServer(config, logger);
+  logger.info({ host: config.HOST, port: server.port, dataDir: config.DATA_DIR }, 'listening');
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.fatal({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`ledgerq failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,236 @@
+import type { Entry } from '../domain/entries.ts';
+import type { Job, JobState } from '../domain/job.ts';
+import { isLive } from '../domain/job.ts';
+import type { JobsView } from '../domain/JobsView.ts';
+import { IndexedHeap } from './IndexedHeap.ts';
+import { ReadyQueue } from './ReadyQueue.ts';
+import { heapSlot, type StoredJob } from './StoredJob.ts';
+
+export type StateCounts = Record<JobState, number>;
+
+interface QueueState {
+  ready: ReadyQueue;
+  counts: StateCounts;
+}
+
+const emptyCounts = (): StateCounts => ({
+  waiting: 0,
+  delayed: 0,
+  active: 0,
+  completed: 0,
+  failed: 0,
+  'waiting-children': 0,
+});
+
+const dueBefore = (a: StoredJob, b: StoredJob) => a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq);
+
+/**
+ * The current state of every queue, folded from log entries. `apply` only
+ * carries out what an entry says; all choices were made when it was decided.
+ */
+export class QueueProjection implements JobsView {
+  private readonly jobs = new Map<string, StoredJob>();
+  private readonly queues = new Map<string, QueueState>();
+  private readonly delayed = new IndexedHeap<StoredJob>(dueBefore, heapSlot);
+  private readonly uniqueKeys = new Map<string, string>();
+  private readonly dependents = new Map<string, Set<string>>();
+  /** Counts pulls; orders groups by how recently they were served. */
+  private serveClock = 0;
+  /** Queues that gained a ready job since the last `takeReadyQueues`. */
+  private readonly readied = new Set<string>();
+  position = 0;
+
+  apply(entry: Entry, position: number): void {
+    this.position = position;
+    switch (entry.type) {
+      case 'push':
+        return this.applyPush(entry.job, position);
+      case 'duplicate':
+        return;
+      case 'pull': {
+        const job = this.mustGet(entry.jobId);
+        this.serveClock++;
+        this.queue(job.queue).ready.take(job, this.serveClock);
+        this.move(job, 'active');
+        job.startedAt = entry.at;
+        job.token = entry.token;
+        job.leaseUntil = entry.leaseUntil;
+        return;
+      }
+      case 'ack': {
+        const job = this.mustGet(entry.jobId);
+        job.result = entry.result;
+        job.completedAt = entry.at;
+        job.progress = 100;
+        this.endLease(job);
+        this.move(job, 'completed');
+        if (entry.remove) this.drop(job);
+        return;
+      }
+      case 'fail': {
+        const job = this.mustGet(entry.jobId);
+        job.attempts = entry.attempts;
+        job.error = entry.error;
+        this.endLease(job);
+        if (entry.retryAt !== null) {
+          job.runAt = entry.retryAt;
+          this.move(job, entry.retryAt > entry.at ? 'delayed' : 'waiting');
+        } else {
+          this.move(job, 'failed');
+          if (entry.remove) this.drop(job);
+        }
+        return;
+      }
+      case 'cancel':
+        return this.drop(this.mustGet(entry.jobId));
+      case 'promote':
+        return this.move(this.mustGet(entry.jobId), 'waiting');
+      case 'resolve': {
+        const job = this.mustGet(entry.jobId);
+        return this.move(job, job.runAt > entry.at ? 'delayed' : 'waiting');
+      }
+    }
+  }
+
+  // ---- JobsView ----
+
+  job(id: string): Readonly<Job> | undefined {
+    return this.jobs.get(id);
+  }
+
+  uniqueHolder(queue: string, key: string): string | undefined {
+    return this.uniqueKeys.get(uniqueKeyOf(queue, key));
+  }
+
+  nextReady(queue: string): Readonly<Job> | undefined {
+    return this.queues.get(queue)?.ready.peek();
+  }
+
+  readyCount(queue: string): number {
+    return this.queues.get(queue)?.ready.size ?? 0;
+  }
+
+  dependentsOf(id: string): Iterable<string> {
+    return this.dependents.get(id) ?? [];
+  }
+
+  dueDelayed(now: number, limit: number): Readonly<Job>[] {
+    return this.delayed.collect((job) => job.runAt <= now, limit);
+  }
+
+  // ---- queries ----
+
+  /** Earliest time at which the scheduler has something to decide, or null. */
+  nextDeadline(): number | null {
+    return this.delayed.peek()?.runAt ?? null;
+  }
+
+  /** Queues that gained ready jobs since the last call (pullers may be waiting on them). */
+  takeReadyQueues(): string[] {
+    if (this.readied.size === 0) return [];
+    const queues = [...this.readied];
+    this.readied.clear();
+    return queues;
+  }
+
+  countsOf(queue: string): StateCounts {
+    return { ...(this.queues.get(queue)?.counts ?? emptyCounts()) };
+  }
+
+  totals(): StateCounts {
+    const total = emptyCounts();
+    for (const { counts } of this.queues.values()) {
+      for (const state of Object.keys(total) as JobState[]) total[state] += counts[state];
+    }
+    return total;
+  }
+
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  get jobCount(): number {
+    return this.jobs.size;
+  }
+
+  // ---- transitions ----
+
+  private applyPush(source: Job, position: number): void {
+    const job: StoredJob = { ...source, seq: position, heapIndex: -1 };
+    this.jobs.set(job.id, job);
+    if (job.uniqueKey) this.uniqueKeys.set(uniqueKeyOf(job.queue, job.uniqueKey), job.id);
+    for (const dependency of job.dependsOn) {
+      let set = this.dependents.get(dependency);
+      if (!set) this.dependents.set(dependency, (set = new Set()));
+      set.add(job.id);
+    }
+    this.enter(job, job.state);
+  }
+
+  /** Moves a job between states, keeping indexes, counts and unique keys in step. */
+  private move(job: StoredJob, state: JobState): void {
+    this.leave(job);
+    this.enter(job, state);
+  }
+
+  private leave(job: StoredJob): void {
+    const queue = this.queue(job.queue);
+    if (job.state === 'waiting') queue.ready.remove(job);
+    else if (job.state === 'delayed') this.delayed.remove(job);
+    queue.counts[job.state]--;
+  }
+
+  private enter(job: StoredJob, state: JobState): void {
+    const queue = this.queue(job.queue);
+    job.state = state;
+    queue.counts[state]++;
+    if (state === 'waiting') {
+      queue.ready.add(job);
+      this.readied.add(job.queue);
+    } else if (state === 'delayed') {
+      this.delayed.push(job);
+    }
+    if (!isLive(state)) this.releaseUniqueKey(job);
+  }
+
+  /** The job leaves the state; its history stays in the log. */
+  private drop(job: StoredJob): void {
+    this.leave(job);
+    this.releaseUniqueKey(job);
+    this.jobs.delete(job.id);
+    for (const dependency of job.dependsOn) {
+      const set = this.dependents.get(dependency);
+      set?.delete(job.id);
+      if (set?.size === 0) this.dependents.delete(dependency);
+    }
+    this.dependents.delete(job.id);
+  }
+
+  private endLease(job: StoredJob): void {
+    job.token = null;
+    job.leaseUntil = null;
+  }
+
+  private releaseUniqueKey(job: StoredJob): void {
+    if (!job.uniqueKey) return;
+    const key = uniqueKeyOf(job.queue, job.uniqueKey);
+    if (this.uniqueKeys.get(key) === job.id) this.uniqueKeys.delete(key);
+  }
+
+  private queue(name: string): QueueState {
+    let queue = this.queues.get(name);
+    if (!queue) this.queues.set(name, (queue = { ready: new ReadyQueue(), counts: emptyCounts() }));
+    return queue;
+  }
+
+  private mustGet(id: string): StoredJob {
+    const job = this.jobs.get(id);
+    // An entry naming a job the state does not have means the log and the fold disagree: stop, don't guess.
+    if (!job) throw new Error(`Log entry refers to unknown job ${id}`);
+    return job;
+  }
+}
+
+function uniqueKeyOf(queue: string, key: string): string {
+  return `${queue}\u0000${key}`;
+}

@@ -1,0 +1,25 @@
+import type { Job } from '../domain/job.ts';
+
+/** A job as the projection holds it: the domain's fields plus where it sits in the indexes. */
+export interface StoredJob extends Job {
+  /** Log position of the push entry: the push order. */
+  seq: number;
+  /** Index in whichever heap holds the job for its state (ready, delayed); -1 when none. */
+  heapIndex: number;
+}
+
+export const heapSlot = {
+  get: (job: StoredJob) => job.heapIndex,
+  set: (job: StoredJob, index: number) => {
+    job.heapIndex = index;
+  },
+};
+
+/** Pull order inside a group: priority, then LIFO newest first, then FIFO by runAt and push order. */
+export function runsBefore(a: StoredJob, b: StoredJob): boolean {
+  if (a.priority !== b.priority) return a.priority > b.priority;
+  if (a.lifo !== b.lifo) return a.lifo;
+  if (a.lifo) return a.seq > b.seq;
+  if (a.runAt !== b.runAt) return a.runAt < b.runAt;
+  return a.seq < b.seq;
+}

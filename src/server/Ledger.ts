@@ -1,0 +1,78 @@
+import type { Decided } from '../domain/Decision.ts';
+import { DomainError } from '../domain/DomainError.ts';
+import { decodeEntry, encodeEntry } from '../domain/entryCodec.ts';
+import type { JobsView } from '../domain/JobsView.ts';
+import type { Log } from '../log/Log.ts';
+import type { EventBus } from '../projections/EventBus.ts';
+import type { QueueProjection } from '../projections/QueueProjection.ts';
+
+export type Outcome<R> = { ok: true; result: R; position: number } | { ok: false; error: DomainError };
+
+/**
+ * The one path every change takes: decide against the current state, append
+ * the entries, apply them, publish their events. It runs synchronously from
+ * decision to apply, so the event loop is the single writer and no other
+ * command can slip in between.
+ */
+export class Ledger {
+  private readonly listeners: Array<() => void> = [];
+  private notifying = false;
+  private notifyAgain = false;
+
+  constructor(
+    private readonly log: Log,
+    readonly state: QueueProjection,
+    private readonly bus: EventBus,
+  ) {}
+
+  run<R>(decide: (view: JobsView) => Decided<R>): Outcome<R> {
+    const decided = decide(this.state);
+    if (decided instanceof DomainError) return { ok: false, error: decided };
+    let position = 0;
+    for (const entry of decided.entries) {
+      const { type, payload } = encodeEntry(entry);
+      position = this.log.append(type, payload);
+      this.state.apply(entry, position);
+      this.bus.publish(entry, position);
+    }
+    if (position > 0) this.notify();
+    return { ok: true, result: decided.result, position };
+  }
+
+  /** Resolves once the entry at `position` (and all before it) is on disk. */
+  durable(position: number): Promise<void> {
+    return position > 0 ? this.log.sync(position) : Promise.resolve();
+  }
+
+  /** Rebuilds the state from the log. Entries are applied, never decided again. */
+  async replay(from = 1): Promise<number> {
+    let count = 0;
+    for await (const record of this.log.read(from)) {
+      this.state.apply(decodeEntry(record.type, record.payload), record.position);
+      count++;
+    }
+    return count;
+  }
+
+  /** Called after every change that logged entries: waiting pullers, the scheduler. */
+  afterChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private notify(): void {
+    // A listener may run commands of its own; their notifications fold into this loop.
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    try {
+      do {
+        this.notifyAgain = false;
+        for (const listener of this.listeners) listener();
+      } while (this.notifyAgain);
+    } finally {
+      this.notifying = false;
+    }
+  }
+}

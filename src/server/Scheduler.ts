@@ -1,0 +1,56 @@
+import type { DecideContext } from '../domain/DecideContext.ts';
+import { decideDue } from '../domain/decideDue.ts';
+import type { Ledger } from './Ledger.ts';
+
+const BATCH = 1000;
+
+/**
+ * The server's own client: one timer on the earliest deadline in the state.
+ * When it fires, the due work is decided and logged like any request, so
+ * replay needs no clock and a restart simply decides overdue work again.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private armedFor: number | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly context: () => DecideContext,
+  ) {
+    ledger.afterChange(() => this.rearm());
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = null;
+  }
+
+  private tick(): void {
+    this.timer = null;
+    this.armedFor = null;
+    if (this.stopped) return;
+    let decided: number;
+    do {
+      const outcome = this.ledger.run((view) => decideDue(view, this.context(), BATCH));
+      decided = outcome.ok ? outcome.result : 0;
+    } while (decided === BATCH);
+    this.rearm();
+  }
+
+  private rearm(): void {
+    if (this.stopped) return;
+    const next = this.ledger.state.nextDeadline();
+    if (next === null || (this.armedFor !== null && this.armedFor <= next)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = next;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - Date.now()));
+  }
+}

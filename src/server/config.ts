@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const integer = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max} (got "${raw}")` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const text = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw.trim() === '' ? fallback : raw.trim()));
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every setting comes from the environment; a bad value stops the server at start, naming the variable. */
+const configSchema = z.object({
+  HTTP_PORT: integer('HTTP_PORT', 0, 65535, 6790),
+  HOST: text('0.0.0.0'),
+  DATA_DIR: text('./data'),
+  LOG_LEVEL: text('info').pipe(z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })),
+  LOCK_TTL_MS: integer('LOCK_TTL_MS', 1, 7 * 24 * 3600 * 1000, 30_000),
+  WAL_FLUSH_MS: integer('WAL_FLUSH_MS', 1, 60_000, 10),
+  WAL_SEGMENT_BYTES: integer('WAL_SEGMENT_BYTES', 64 * 1024, 2 ** 31 - 1, 64 * MiB),
+  // Room for a 10 MiB `data` plus the other fields and JSON overhead.
+  MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1024 * MiB, 11 * MiB),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const messages = parsed.error.issues.map((issue) =>
+    issue.message.includes(String(issue.path[0])) ? issue.message : `${String(issue.path[0])}: ${issue.message}`,
+  );
+  throw new ConfigError(`Invalid configuration: ${messages.join('; ')}`);
+}

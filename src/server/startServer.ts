@@ -1,0 +1,69 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createApp } from '../api/createApp.ts';
+import { SegmentedLog } from '../log/SegmentedLog.ts';
+import { EventBus } from '../projections/EventBus.ts';
+import { QueueProjection } from '../projections/QueueProjection.ts';
+import { commandContext } from './CommandContext.ts';
+import type { Config } from './config.ts';
+import { Ledger } from './Ledger.ts';
+import { PullWaiters } from './PullWaiters.ts';
+import { Scheduler } from './Scheduler.ts';
+
+export interface RunningServer {
+  port: number;
+  ledger: Ledger;
+  /** Stops accepting, answers what is in flight, flushes and fsyncs the log. */
+  close(): Promise<void>;
+}
+
+/** The composition root: open the log, rebuild the state, start the scheduler, listen. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const started = performance.now();
+  const log = await SegmentedLog.open({
+    dir: join(config.DATA_DIR, 'wal'),
+    segmentBytes: config.WAL_SEGMENT_BYTES,
+    flushIntervalMs: config.WAL_FLUSH_MS,
+    onWarning: (message) => logger.warn(message),
+  });
+  const state = new QueueProjection();
+  const bus = new EventBus();
+  const ledger = new Ledger(log, state, bus);
+  const replayed = await ledger.replay();
+  logger.info({ entries: replayed, jobs: state.jobCount, ms: Math.round(performance.now() - started) }, 'state recovered from log');
+
+  const context = commandContext(config.LOCK_TTL_MS);
+  const waiters = new PullWaiters(ledger, context);
+  const scheduler = new Scheduler(ledger, context);
+  scheduler.start();
+
+  const app = createApp({ ledger, waiters, context, logger, maxBodyBytes: config.MAX_BODY_BYTES });
+  const server = createServer(app);
+  await listen(server, config.HTTP_PORT, config.HOST);
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      scheduler.stop();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      waiters.releaseAll();
+      server.closeIdleConnections();
+      await stopped;
+      await log.close();
+    })());
+
+  return { port, ledger, close };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

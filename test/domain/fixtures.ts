@@ -1,0 +1,36 @@
+import type { DecideContext } from '../../src/domain/DecideContext.ts';
+import type { Decided } from '../../src/domain/Decision.ts';
+import { DomainError } from '../../src/domain/DomainError.ts';
+import type { JobsView } from '../../src/domain/JobsView.ts';
+import { parsePushOptions } from '../../src/domain/pushOptions.ts';
+import { decidePush } from '../../src/domain/decidePush.ts';
+import { QueueProjection } from '../../src/projections/QueueProjection.ts';
+
+/**
+ * A state driven by decisions with an injected clock and deterministic ids:
+ * what the ledger does, minus the log.
+ */
+export class Harness {
+  readonly state = new QueueProjection();
+  now = 1_700_000_000_000;
+  private position = 0;
+  private ids = 0;
+  random = () => 0.5;
+
+  ctx(): DecideContext {
+    return { now: this.now, newId: () => `id-${++this.ids}`, random: this.random, lockTtlMs: 30_000 };
+  }
+
+  run<R>(decide: (view: JobsView, ctx: DecideContext) => Decided<R>): R {
+    const decided = decide(this.state, this.ctx());
+    if (decided instanceof DomainError) throw decided;
+    for (const entry of decided.entries) this.state.apply(entry, ++this.position);
+    return decided.result;
+  }
+
+  push(queue: string, body: Record<string, unknown>): string {
+    const options = parsePushOptions({ data: null, ...body });
+    if (!options.ok) throw new Error(options.error);
+    return this.run((view, ctx) => decidePush(view, queue, options.value, ctx)).id;
+  }
+}
