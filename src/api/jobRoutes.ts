@@ -3,6 +3,7 @@ import type { DecideContext } from '../domain/DecideContext.ts';
 import { decideAck } from '../domain/decideAck.ts';
 import { decideCancel } from '../domain/decideCancel.ts';
 import { decideFail } from '../domain/decideFail.ts';
+import { decideProgress } from '../domain/decideProgress.ts';
 import { decidePull, type PullResult } from '../domain/decidePull.ts';
 import { decidePush } from '../domain/decidePush.ts';
 import { parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
@@ -10,7 +11,7 @@ import type { Ledger, Outcome } from '../server/Ledger.ts';
 import type { PullWaiters } from '../server/PullWaiters.ts';
 import { sendDomainError, sendError } from './errors.ts';
 import { jobView } from './jobView.ts';
-import { ackBodySchema, failBodySchema, parseOptionalBody, parsePullTimeout } from './requestSchemas.ts';
+import { ackBodySchema, failBodySchema, parseOptionalBody, parsePullTimeout, progressBodySchema } from './requestSchemas.ts';
 
 export interface JobRoutesDeps {
   ledger: Ledger;
@@ -18,7 +19,7 @@ export interface JobRoutesDeps {
   context: () => DecideContext;
 }
 
-/** The six job endpoints: parse, run the command through the ledger, answer once durable. */
+/** The job endpoints: parse, run the command through the ledger, answer once durable. */
 export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
   const router = Router();
 
@@ -75,6 +76,16 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
     if (!body.ok) return sendError(res, 400, body.error);
     const { token, error } = body.value;
     const outcome = ledger.run((view) => decideFail(view, req.params.id, token, error, context()));
+    if (!outcome.ok) return sendDomainError(res, outcome.error);
+    await ledger.durable(outcome.position);
+    res.json({ ok: true });
+  });
+
+  router.post('/jobs/:id/progress', async (req, res) => {
+    const body = parseOptionalBody(progressBodySchema, req.body);
+    if (!body.ok) return sendError(res, 400, body.error);
+    const { token, progress, message } = body.value;
+    const outcome = ledger.run((view) => decideProgress(view, req.params.id, token, progress, message, context()));
     if (!outcome.ok) return sendDomainError(res, outcome.error);
     await ledger.durable(outcome.position);
     res.json({ ok: true });

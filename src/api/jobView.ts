@@ -15,6 +15,7 @@ export function jobView(job: Readonly<Job>) {
     maxAttempts: job.maxAttempts,
     backoff: job.backoff,
     progress: job.progress,
+    progressMessage: job.progressMessage ?? null,
     tags: job.tags,
     lifo: job.lifo,
     removeOnComplete: job.removeOnComplete,

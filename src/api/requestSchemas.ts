@@ -7,6 +7,13 @@ const token = z.string({ error: 'token must be a string' }).optional();
 export const ackBodySchema = z.object({ result: z.unknown().optional(), token });
 export const failBodySchema = z.object({ error: z.string({ error: 'error must be a string' }).optional(), token });
 
+const progressError = 'progress must be a number from 0 to 100';
+export const progressBodySchema = z.object({
+  progress: z.number({ error: progressError }).min(0, { error: progressError }).max(100, { error: progressError }),
+  message: z.string({ error: 'message must be a string' }).max(10_000, { error: 'message must be at most 10000 characters' }).optional(),
+  token,
+});
+
 export type AckBody = z.infer<typeof ackBodySchema>;
 export type FailBody = z.infer<typeof failBodySchema>;
 

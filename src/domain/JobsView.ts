@@ -10,6 +10,10 @@ export interface JobsView {
   readyCount(queue: string): number;
   /** Ids of retained jobs listing `id` in their dependsOn. */
   dependentsOf(id: string): Iterable<string>;
-  /** Delayed jobs with runAt <= now, earliest first, at most `limit`. */
+  /** Delayed jobs with runAt <= now, at most `limit`. */
   dueDelayed(now: number, limit: number): Readonly<Job>[];
+  /** Active jobs whose lease ended at or before `now`, at most `limit`. */
+  expiredLeases(now: number, limit: number): Readonly<Job>[];
+  /** Jobs never started whose createdAt + ttl is at or before `now`, at most `limit`. */
+  expiredTtls(now: number, limit: number): Readonly<Job>[];
 }

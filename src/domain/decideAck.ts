@@ -4,6 +4,7 @@ import type { Decided } from './Decision.ts';
 import { DomainError } from './DomainError.ts';
 import { resolveDependents } from './dependents.ts';
 import type { JobsView } from './JobsView.ts';
+import { nextOccurrence } from './repeat.ts';
 
 export function decideAck(
   view: JobsView,
@@ -18,6 +19,7 @@ export function decideAck(
     entries: [
       { type: 'ack', at: ctx.now, queue: job.queue, jobId: job.id, result: result ?? null, remove: job.removeOnComplete },
       ...resolveDependents(view, job.id, ctx.now),
+      ...nextOccurrence(job, ctx),
     ],
     result: null,
   };

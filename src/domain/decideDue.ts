@@ -1,12 +1,37 @@
 import type { DecideContext } from './DecideContext.ts';
 import type { Decision } from './Decision.ts';
+import { failAttempt, failTerminally } from './decideFail.ts';
+import type { Entry } from './entries.ts';
 import type { JobsView } from './JobsView.ts';
 
-/** The scheduler's command: delayed jobs whose time has come become ready. Bounded so one tick stays short. */
+export const TTL_EXPIRED = 'ttl expired';
+export const TIMEOUT_EXCEEDED = 'timeout exceeded';
+export const LEASE_EXPIRED = 'lease expired (job stalled)';
+
+/**
+ * The scheduler's command: everything whose time has come. Never-started
+ * jobs past their ttl fail to the DLQ; active jobs past their lease fail the
+ * attempt (`timeout` when the job has one, else a stall); delayed jobs that
+ * are due become ready. Bounded by `limit` per kind so one tick stays short;
+ * the result counts what was decided, so the caller can ask again.
+ */
 export function decideDue(view: JobsView, ctx: DecideContext, limit = 1000): Decision<number> {
-  const due = view.dueDelayed(ctx.now, limit);
-  return {
-    entries: due.map((job) => ({ type: 'promote' as const, at: ctx.now, queue: job.queue, jobId: job.id })),
-    result: due.length,
-  };
+  const entries: Entry[] = [];
+  const settled = new Set<string>();
+  let decided = 0;
+  for (const job of view.expiredTtls(ctx.now, limit)) {
+    decided++;
+    if (!settled.has(job.id)) entries.push(...failTerminally(view, job, 'ttl', TTL_EXPIRED, job.attempts, ctx, settled));
+  }
+  for (const job of view.expiredLeases(ctx.now, limit)) {
+    decided++;
+    if (settled.has(job.id)) continue;
+    const timedOut = job.timeout !== null;
+    entries.push(...failAttempt(view, job, timedOut ? 'timeout' : 'stalled', timedOut ? TIMEOUT_EXCEEDED : LEASE_EXPIRED, ctx, settled));
+  }
+  for (const job of view.dueDelayed(ctx.now, limit)) {
+    decided++;
+    if (!settled.has(job.id)) entries.push({ type: 'promote', at: ctx.now, queue: job.queue, jobId: job.id });
+  }
+  return { entries, result: decided };
 }

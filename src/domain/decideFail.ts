@@ -7,6 +7,7 @@ import { failDependents } from './dependents.ts';
 import type { Entry, FailCause } from './entries.ts';
 import type { Job } from './job.ts';
 import type { JobsView } from './JobsView.ts';
+import { nextOccurrence } from './repeat.ts';
 
 export function decideFail(
   view: JobsView,
@@ -21,24 +22,65 @@ export function decideFail(
 }
 
 /**
- * An attempt that ended without success: counted, then retried after the
- * backoff while attempts remain, else terminal (DLQ, or removal with
- * removeOnFail), which fails the jobs waiting on it.
+ * An attempt that ended without success (fail, stall, timeout): counted,
+ * then retried after the backoff while attempts remain, else terminal.
  */
-export function failAttempt(view: JobsView, job: Readonly<Job>, cause: FailCause, error: string, ctx: DecideContext): Entry[] {
+export function failAttempt(
+  view: JobsView,
+  job: Readonly<Job>,
+  cause: FailCause,
+  error: string,
+  ctx: DecideContext,
+  settled = new Set<string>(),
+): Entry[] {
   const attempts = job.attempts + 1;
-  const retry = attempts < job.maxAttempts;
-  const entry: Entry = {
-    type: 'fail',
-    at: ctx.now,
-    queue: job.queue,
-    jobId: job.id,
-    cause,
-    error,
-    attempts,
-    retryAt: retry ? ctx.now + retryDelay(job.backoff, attempts, ctx.random) : null,
-    prev: job.state,
-    remove: !retry && job.removeOnFail,
-  };
-  return retry ? [entry] : [entry, ...failDependents(view, job.id, ctx.now)];
+  if (attempts >= job.maxAttempts) return failTerminally(view, job, cause, error, attempts, ctx, settled);
+  settled.add(job.id);
+  return [
+    {
+      type: 'fail',
+      at: ctx.now,
+      queue: job.queue,
+      jobId: job.id,
+      cause,
+      error,
+      attempts,
+      retryAt: ctx.now + retryDelay(job.backoff, attempts, ctx.random),
+      prev: job.state,
+      remove: false,
+    },
+  ];
+}
+
+/**
+ * A failure with no retry: the job goes to the DLQ (or leaves the state with
+ * removeOnFail), the jobs waiting on it fail, and a repeat chain goes on.
+ * `settled` holds jobs already decided in this command, so none ends twice.
+ */
+export function failTerminally(
+  view: JobsView,
+  job: Readonly<Job>,
+  cause: FailCause,
+  error: string,
+  attempts: number,
+  ctx: DecideContext,
+  settled = new Set<string>(),
+): Entry[] {
+  settled.add(job.id);
+  return [
+    {
+      type: 'fail',
+      at: ctx.now,
+      queue: job.queue,
+      jobId: job.id,
+      cause,
+      error,
+      attempts,
+      retryAt: null,
+      prev: job.state,
+      remove: job.removeOnFail,
+    },
+    ...failDependents(view, job.id, ctx.now, settled),
+    ...nextOccurrence(job, ctx),
+  ];
 }

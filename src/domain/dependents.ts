@@ -18,10 +18,9 @@ export function resolveDependents(view: JobsView, completedId: string, now: numb
   return entries;
 }
 
-/** Entries failing, transitively, every job still waiting on `failedId`. */
-export function failDependents(view: JobsView, failedId: string, now: number): Entry[] {
+/** Entries failing, transitively, every job still waiting on `failedId` and not already in `seen`. */
+export function failDependents(view: JobsView, failedId: string, now: number, seen = new Set<string>()): Entry[] {
   const entries: Entry[] = [];
-  const seen = new Set<string>();
   const visit = (parentId: string) => {
     for (const id of view.dependentsOf(parentId)) {
       const dependent = view.job(id);

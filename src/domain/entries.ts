@@ -63,6 +63,14 @@ export interface PromoteEntry extends EntryBase {
   type: 'promote';
 }
 
+/** A worker reported progress; the lease is renewed to `leaseUntil`. */
+export interface ProgressEntry extends EntryBase {
+  type: 'progress';
+  progress: number;
+  message: string | null;
+  leaseUntil: number;
+}
+
 /** Every dependency of a job waiting in `waiting-children` completed. */
 export interface ResolveEntry extends EntryBase {
   type: 'resolve';
@@ -76,5 +84,6 @@ export type Entry =
   | FailEntry
   | CancelEntry
   | PromoteEntry
-  | ResolveEntry;
+  | ResolveEntry
+  | ProgressEntry;
 export type EntryType = Entry['type'];

@@ -13,6 +13,7 @@ const codeOf: Record<EntryType, number> = {
   cancel: 6,
   promote: 7,
   resolve: 8,
+  progress: 9,
 };
 
 const typeOf = new Map<number, EntryType>(Object.entries(codeOf).map(([type, code]) => [code, type as EntryType]));

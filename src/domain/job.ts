@@ -23,6 +23,7 @@ export interface Job {
   maxAttempts: number;
   backoff: Backoff;
   progress: number;
+  progressMessage: string | null;
   state: JobState;
   result: unknown;
   error: string | null;
@@ -38,6 +39,8 @@ export interface Job {
   repeat: RepeatSpec | null;
   /** 1 for the first occurrence of a repeat chain, counting up. */
   occurrence: number;
+  /** When this occurrence was first due (retries move runAt, not this): the anchor of the repeat slots. */
+  scheduledAt: number;
   durable: boolean;
   /** Lease of the current attempt while active. */
   token: string | null;

@@ -4,7 +4,7 @@ import { isLive } from '../domain/job.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import { IndexedHeap } from './IndexedHeap.ts';
 import { ReadyQueue } from './ReadyQueue.ts';
-import { heapSlot, type StoredJob } from './StoredJob.ts';
+import { heapSlot, type StoredJob, ttlSlot } from './StoredJob.ts';
 
 export type StateCounts = Record<JobState, number>;
 
@@ -23,6 +23,10 @@ const emptyCounts = (): StateCounts => ({
 });
 
 const dueBefore = (a: StoredJob, b: StoredJob) => a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq);
+const leaseEnd = (job: StoredJob) => job.leaseUntil ?? Infinity;
+const leaseBefore = (a: StoredJob, b: StoredJob) => leaseEnd(a) < leaseEnd(b);
+const ttlEnd = (job: StoredJob) => job.createdAt + (job.ttl ?? Infinity);
+const ttlBefore = (a: StoredJob, b: StoredJob) => ttlEnd(a) < ttlEnd(b);
 
 /**
  * The current state of every queue, folded from log entries. `apply` only
@@ -32,6 +36,9 @@ export class QueueProjection implements JobsView {
   private readonly jobs = new Map<string, StoredJob>();
   private readonly queues = new Map<string, QueueState>();
   private readonly delayed = new IndexedHeap<StoredJob>(dueBefore, heapSlot);
+  private readonly leases = new IndexedHeap<StoredJob>(leaseBefore, heapSlot);
+  /** Never-started jobs with a ttl, by expiry. */
+  private readonly ttls = new IndexedHeap<StoredJob>(ttlBefore, ttlSlot);
   private readonly uniqueKeys = new Map<string, string>();
   private readonly dependents = new Map<string, Set<string>>();
   /** Counts pulls; orders groups by how recently they were served. */
@@ -51,10 +58,19 @@ export class QueueProjection implements JobsView {
         const job = this.mustGet(entry.jobId);
         this.serveClock++;
         this.queue(job.queue).ready.take(job, this.serveClock);
-        this.move(job, 'active');
+        this.ttls.remove(job);
         job.startedAt = entry.at;
         job.token = entry.token;
         job.leaseUntil = entry.leaseUntil;
+        this.move(job, 'active');
+        return;
+      }
+      case 'progress': {
+        const job = this.mustGet(entry.jobId);
+        job.progress = entry.progress;
+        if (entry.message !== null) job.progressMessage = entry.message;
+        job.leaseUntil = entry.leaseUntil;
+        this.leases.update(job);
         return;
       }
       case 'ack': {
@@ -118,11 +134,22 @@ export class QueueProjection implements JobsView {
     return this.delayed.collect((job) => job.runAt <= now, limit);
   }
 
+  expiredLeases(now: number, limit: number): Readonly<Job>[] {
+    return this.leases.collect((job) => leaseEnd(job) <= now, limit);
+  }
+
+  expiredTtls(now: number, limit: number): Readonly<Job>[] {
+    return this.ttls.collect((job) => ttlEnd(job) <= now, limit);
+  }
+
   // ---- queries ----
 
   /** Earliest time at which the scheduler has something to decide, or null. */
   nextDeadline(): number | null {
-    return this.delayed.peek()?.runAt ?? null;
+    const lease = this.leases.peek();
+    const ttl = this.ttls.peek();
+    const next = Math.min(this.delayed.peek()?.runAt ?? Infinity, lease ? leaseEnd(lease) : Infinity, ttl ? ttlEnd(ttl) : Infinity);
+    return next === Infinity ? null : next;
   }
 
   /** Queues that gained ready jobs since the last call (pullers may be waiting on them). */
@@ -156,8 +183,9 @@ export class QueueProjection implements JobsView {
   // ---- transitions ----
 
   private applyPush(source: Job, position: number): void {
-    const job: StoredJob = { ...source, seq: position, heapIndex: -1 };
+    const job: StoredJob = { ...source, seq: position, heapIndex: -1, ttlIndex: -1 };
     this.jobs.set(job.id, job);
+    if (job.ttl !== null && job.startedAt === null) this.ttls.push(job);
     if (job.uniqueKey) this.uniqueKeys.set(uniqueKeyOf(job.queue, job.uniqueKey), job.id);
     for (const dependency of job.dependsOn) {
       let set = this.dependents.get(dependency);
@@ -177,6 +205,7 @@ export class QueueProjection implements JobsView {
     const queue = this.queue(job.queue);
     if (job.state === 'waiting') queue.ready.remove(job);
     else if (job.state === 'delayed') this.delayed.remove(job);
+    else if (job.state === 'active') this.leases.remove(job);
     queue.counts[job.state]--;
   }
 
@@ -189,14 +218,20 @@ export class QueueProjection implements JobsView {
       this.readied.add(job.queue);
     } else if (state === 'delayed') {
       this.delayed.push(job);
+    } else if (state === 'active') {
+      this.leases.push(job);
     }
-    if (!isLive(state)) this.releaseUniqueKey(job);
+    if (!isLive(state)) {
+      this.releaseUniqueKey(job);
+      this.ttls.remove(job);
+    }
   }
 
   /** The job leaves the state; its history stays in the log. */
   private drop(job: StoredJob): void {
     this.leave(job);
     this.releaseUniqueKey(job);
+    this.ttls.remove(job);
     this.jobs.delete(job.id);
     for (const dependency of job.dependsOn) {
       const set = this.dependents.get(dependency);

@@ -4,14 +4,23 @@ import type { Job } from '../domain/job.ts';
 export interface StoredJob extends Job {
   /** Log position of the push entry: the push order. */
   seq: number;
-  /** Index in whichever heap holds the job for its state (ready, delayed); -1 when none. */
+  /** Index in whichever heap holds the job for its state (ready, delayed, leases); -1 when none. */
   heapIndex: number;
+  /** Index in the ttl heap while the job has a ttl and was never started; -1 otherwise. */
+  ttlIndex: number;
 }
 
 export const heapSlot = {
   get: (job: StoredJob) => job.heapIndex,
   set: (job: StoredJob, index: number) => {
     job.heapIndex = index;
+  },
+};
+
+export const ttlSlot = {
+  get: (job: StoredJob) => job.ttlIndex,
+  set: (job: StoredJob, index: number) => {
+    job.ttlIndex = index;
   },
 };
 

@@ -46,6 +46,8 @@ export function eventsOf(entry: Entry): JobEvent[] {
     }
     case 'cancel':
       return [{ eventType: 'removed', ...base, prev: entry.prev }];
+    case 'progress':
+      return [{ eventType: 'progress', ...base, progress: entry.progress }];
     case 'promote':
     case 'resolve':
       return [];
