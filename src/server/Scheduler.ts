@@ -41,7 +41,7 @@ export class Scheduler {
     do {
       const outcome = this.ledger.run((view) => decideDue(view, this.context(), BATCH));
       decided = outcome.ok ? outcome.result : 0;
-    } while (decided === BATCH);
+    } while (decided >= BATCH);
     this.rearm();
   }
 

@@ -50,8 +50,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       scheduler.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       waiters.releaseAll();
+      // Keep-alive sockets become idle only after their last answer is sent: sweep until all are gone.
+      const sweep = setInterval(() => server.closeIdleConnections(), 10);
       server.closeIdleConnections();
       await stopped;
+      clearInterval(sweep);
       await log.close();
     })());
 
