@@ -15,7 +15,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = pino({ level: config.LOG_LEVEL });
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, (err) => {
+    logger.fatal({ err }, 'write-ahead log failed: stopping; restart recovers from what is on disk');
+    process.exit(1);
+  });
   logger.info({ host: config.HOST, port: server.port, dataDir: config.DATA_DIR }, 'listening');
 
   const shutdown = (signal: string) => {

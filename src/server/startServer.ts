@@ -8,6 +8,7 @@ import { EventBus } from '../projections/EventBus.ts';
 import { QueueProjection } from '../projections/QueueProjection.ts';
 import { commandContext } from './CommandContext.ts';
 import type { Config } from './config.ts';
+import { DataDirLock } from './DataDirLock.ts';
 import { Ledger } from './Ledger.ts';
 import { PullWaiters } from './PullWaiters.ts';
 import { Scheduler } from './Scheduler.ts';
@@ -20,13 +21,19 @@ export interface RunningServer {
 }
 
 /** The composition root: open the log, rebuild the state, start the scheduler, listen. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/**
+ * `onFatal` is called when the process must stop at once (the log can no
+ * longer write): answering anything more would run ahead of the disk.
+ */
+export async function startServer(config: Config, logger: Logger, onFatal: (err: Error) => void): Promise<RunningServer> {
   const started = performance.now();
+  const lock = await DataDirLock.acquire(config.DATA_DIR);
   const log = await SegmentedLog.open({
     dir: join(config.DATA_DIR, 'wal'),
     segmentBytes: config.WAL_SEGMENT_BYTES,
     flushIntervalMs: config.WAL_FLUSH_MS,
     onWarning: (message) => logger.warn(message),
+    onFailure: onFatal,
   });
   const state = new QueueProjection();
   const bus = new EventBus();
@@ -56,6 +63,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await stopped;
       clearInterval(sweep);
       await log.close();
+      await lock.release();
     })());
 
   return { port, ledger, close };
