@@ -4,9 +4,31 @@ import { isLive } from '../domain/job.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import { IndexedHeap } from './IndexedHeap.ts';
 import { ReadyQueue } from './ReadyQueue.ts';
-import { heapSlot, type StoredJob, ttlSlot } from './StoredJob.ts';
+import { heapSlot, type JobRecord, type StoredJob, toRecord, ttlSlot } from './StoredJob.ts';
 
 export type StateCounts = Record<JobState, number>;
+
+/** Everything of the state that is not a job: small, copied whole when a snapshot starts. */
+export interface ProjectionHeader {
+  version: 1;
+  position: number;
+  serveClock: number;
+  /** [queue, groupId ('' = ungrouped), lastServed] */
+  served: Array<[string, string, number]>;
+}
+
+export interface ProjectionSnapshot {
+  header: ProjectionHeader;
+  /** The jobs as they were at `header.position`, read lazily while the state moves on. */
+  records: Iterable<JobRecord>;
+}
+
+/** A snapshot being read: jobs it has not emitted yet are copied before their first change. */
+interface OpenSnapshot {
+  epoch: number;
+  position: number;
+  preserved: StoredJob[];
+}
 
 interface QueueState {
   ready: ReadyQueue;
@@ -43,6 +65,8 @@ export class QueueProjection implements JobsView {
   private readonly dependents = new Map<string, Set<string>>();
   /** Counts pulls; orders groups by how recently they were served. */
   private serveClock = 0;
+  private openSnapshot: OpenSnapshot | null = null;
+  private snapshotEpochs = 0;
   /** Queues that gained a ready job since the last `takeReadyQueues`. */
   private readonly readied = new Set<string>();
   position = 0;
@@ -180,13 +204,63 @@ export class QueueProjection implements JobsView {
     return this.jobs.size;
   }
 
+  // ---- snapshots ----
+
+  /**
+   * The state at the current position, without stopping the world: the
+   * header is copied now; jobs are read lazily, and a job about to change
+   * before it was read is copied first. One snapshot at a time; it ends when
+   * its records have been read to the end.
+   */
+  snapshot(): ProjectionSnapshot {
+    if (this.openSnapshot) throw new Error('a snapshot is already being taken');
+    const open: OpenSnapshot = { epoch: ++this.snapshotEpochs, position: this.position, preserved: [] };
+    this.openSnapshot = open;
+    const served: Array<[string, string, number]> = [];
+    for (const [name, queue] of this.queues) for (const [group, at] of queue.ready.servedMarks()) served.push([name, group, at]);
+    const header: ProjectionHeader = { version: 1, position: this.position, serveClock: this.serveClock, served };
+    return { header, records: this.snapshotRecords(open) };
+  }
+
+  private *snapshotRecords(open: OpenSnapshot): Generator<JobRecord> {
+    try {
+      for (const job of this.jobs.values()) {
+        while (open.preserved.length > 0) yield toRecord(open.preserved.pop() as StoredJob);
+        if (job.seq > open.position || job.snapshotEpoch === open.epoch) continue;
+        job.snapshotEpoch = open.epoch;
+        yield toRecord(job);
+      }
+      while (open.preserved.length > 0) yield toRecord(open.preserved.pop() as StoredJob);
+    } finally {
+      if (this.openSnapshot === open) this.openSnapshot = null;
+    }
+  }
+
+  /** Rebuilds a state from a snapshot; the log entries after `header.position` are then applied as usual. */
+  static async restore(header: ProjectionHeader, records: AsyncIterable<unknown> | Iterable<unknown>): Promise<QueueProjection> {
+    if (header.version !== 1) throw new Error(`unsupported snapshot version ${String(header.version)}`);
+    const projection = new QueueProjection();
+    projection.position = header.position;
+    projection.serveClock = header.serveClock;
+    for (const [queue, group, at] of header.served) projection.queue(queue).ready.restoreServedMark(group, at);
+    for await (const record of records) projection.insert(record as JobRecord);
+    projection.readied.clear();
+    return projection;
+  }
+
   // ---- transitions ----
 
   private applyPush(source: Job, position: number): void {
-    const job: StoredJob = { ...source, seq: position, heapIndex: -1, ttlIndex: -1 };
+    this.insert({ ...source, seq: position });
+  }
+
+  /** Adds a job in whatever state it is, with every index that state implies. */
+  private insert(record: JobRecord): void {
+    const job: StoredJob = { ...record, heapIndex: -1, ttlIndex: -1, snapshotEpoch: 0 };
     this.jobs.set(job.id, job);
-    if (job.ttl !== null && job.startedAt === null) this.ttls.push(job);
-    if (job.uniqueKey) this.uniqueKeys.set(uniqueKeyOf(job.queue, job.uniqueKey), job.id);
+    const live = isLive(job.state);
+    if (live && job.ttl !== null && job.startedAt === null) this.ttls.push(job);
+    if (live && job.uniqueKey) this.uniqueKeys.set(uniqueKeyOf(job.queue, job.uniqueKey), job.id);
     for (const dependency of job.dependsOn) {
       let set = this.dependents.get(dependency);
       if (!set) this.dependents.set(dependency, (set = new Set()));
@@ -258,10 +332,16 @@ export class QueueProjection implements JobsView {
     return queue;
   }
 
+  /** The job an entry changes. Every change of an existing job goes through here, so snapshots copy on write here. */
   private mustGet(id: string): StoredJob {
     const job = this.jobs.get(id);
     // An entry naming a job the state does not have means the log and the fold disagree: stop, don't guess.
     if (!job) throw new Error(`Log entry refers to unknown job ${id}`);
+    const snapshot = this.openSnapshot;
+    if (snapshot && job.snapshotEpoch !== snapshot.epoch && job.seq <= snapshot.position) {
+      snapshot.preserved.push({ ...job });
+      job.snapshotEpoch = snapshot.epoch;
+    }
     return job;
   }
 }

@@ -72,7 +72,18 @@ export class ReadyQueue {
     if (group.jobs.size > 0) this.order.update(group);
   }
 
-  private groupOf(job: StoredJob): Group {
+  /** Groups' last-served marks (snapshots carry them: they decide the round-robin order). */
+  servedMarks(): Array<[group: string, lastServed: number]> {
+    const marks: Array<[string, number]> = [];
+    for (const group of this.groups.values()) if (group.lastServed > 0) marks.push([group.key, group.lastServed]);
+    return marks;
+  }
+
+  restoreServedMark(key: string, lastServed: number): void {
+    this.groupOf({ groupId: key || null }).lastServed = lastServed;
+  }
+
+  private groupOf(job: Pick<StoredJob, 'groupId'>): Group {
     const key = job.groupId ?? '';
     let group = this.groups.get(key);
     if (!group) {

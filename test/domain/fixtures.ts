@@ -1,6 +1,7 @@
 import type { DecideContext } from '../../src/domain/DecideContext.ts';
 import type { Decided } from '../../src/domain/Decision.ts';
 import { DomainError } from '../../src/domain/DomainError.ts';
+import type { Entry } from '../../src/domain/entries.ts';
 import type { JobsView } from '../../src/domain/JobsView.ts';
 import { parsePushOptions } from '../../src/domain/pushOptions.ts';
 import { decidePush } from '../../src/domain/decidePush.ts';
@@ -11,7 +12,9 @@ import { QueueProjection } from '../../src/projections/QueueProjection.ts';
  * what the ledger does, minus the log.
  */
 export class Harness {
-  readonly state = new QueueProjection();
+  state = new QueueProjection();
+  /** Every entry applied, with its position: a log without the disk. */
+  readonly log: Array<[Entry, number]> = [];
   now = 1_700_000_000_000;
   private position = 0;
   private ids = 0;
@@ -24,7 +27,10 @@ export class Harness {
   run<R>(decide: (view: JobsView, ctx: DecideContext) => Decided<R>): R {
     const decided = decide(this.state, this.ctx());
     if (decided instanceof DomainError) throw decided;
-    for (const entry of decided.entries) this.state.apply(entry, ++this.position);
+    for (const entry of decided.entries) {
+      this.log.push([entry, ++this.position]);
+      this.state.apply(entry, this.position);
+    }
     return decided.result;
   }
 
