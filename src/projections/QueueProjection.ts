@@ -21,6 +21,8 @@ export interface ProjectionSnapshot {
   header: ProjectionHeader;
   /** The jobs as they were at `header.position`, read lazily while the state moves on. */
   records: Iterable<JobRecord>;
+  /** Ends the copy-on-write window; reading the records to the end does too. */
+  close(): void;
 }
 
 /** A snapshot being read: jobs it has not emitted yet are copied before their first change. */
@@ -219,7 +221,13 @@ export class QueueProjection implements JobsView {
     const served: Array<[string, string, number]> = [];
     for (const [name, queue] of this.queues) for (const [group, at] of queue.ready.servedMarks()) served.push([name, group, at]);
     const header: ProjectionHeader = { version: 1, position: this.position, serveClock: this.serveClock, served };
-    return { header, records: this.snapshotRecords(open) };
+    return {
+      header,
+      records: this.snapshotRecords(open),
+      close: () => {
+        if (this.openSnapshot === open) this.openSnapshot = null;
+      },
+    };
   }
 
   private *snapshotRecords(open: OpenSnapshot): Generator<JobRecord> {

@@ -33,6 +33,8 @@ const configSchema = z.object({
   LOCK_TTL_MS: integer('LOCK_TTL_MS', 1, 7 * 24 * 3600 * 1000, 30_000),
   WAL_FLUSH_MS: integer('WAL_FLUSH_MS', 1, 60_000, 10),
   WAL_SEGMENT_BYTES: integer('WAL_SEGMENT_BYTES', 64 * 1024, 2 ** 31 - 1, 64 * MiB),
+  SNAPSHOT_INTERVAL_MS: integer('SNAPSHOT_INTERVAL_MS', 100, 7 * 24 * 3600 * 1000, 60_000),
+  SNAPSHOT_KEEP: integer('SNAPSHOT_KEEP', 1, 1000, 3),
   // Room for a 10 MiB `data` plus the other fields and JSON overhead.
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1024 * MiB, 11 * MiB),
 });

@@ -5,13 +5,16 @@ import type { Logger } from 'pino';
 import { createApp } from '../api/createApp.ts';
 import { SegmentedLog } from '../log/SegmentedLog.ts';
 import { EventBus } from '../projections/EventBus.ts';
-import { QueueProjection } from '../projections/QueueProjection.ts';
+import { type ProjectionHeader, QueueProjection } from '../projections/QueueProjection.ts';
+import { SnapshotDamagedError } from '../projections/SnapshotDamagedError.ts';
+import { SnapshotStore } from '../projections/SnapshotStore.ts';
 import { commandContext } from './CommandContext.ts';
 import type { Config } from './config.ts';
 import { DataDirLock } from './DataDirLock.ts';
 import { Ledger } from './Ledger.ts';
 import { PullWaiters } from './PullWaiters.ts';
 import { Scheduler } from './Scheduler.ts';
+import { Snapshotter } from './Snapshotter.ts';
 
 export interface RunningServer {
   port: number;
@@ -35,11 +38,22 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     onWarning: (message) => logger.warn(message),
     onFailure: onFatal,
   });
-  const state = new QueueProjection();
+  const snapshots = await SnapshotStore.open(join(config.DATA_DIR, 'snapshots'), { onWarning: (message) => logger.warn(message) });
+  const { state, snapshot } = await restoreNewestSnapshot(snapshots, log);
   const bus = new EventBus();
   const ledger = new Ledger(log, state, bus);
-  const replayed = await ledger.replay();
-  logger.info({ entries: replayed, jobs: state.jobCount, ms: Math.round(performance.now() - started) }, 'state recovered from log');
+  const replayed = await ledger.replay(state.position + 1);
+  logger.info(
+    { snapshot, entries: replayed, jobs: state.jobCount, ms: Math.round(performance.now() - started) },
+    'state recovered (newest valid snapshot + log after it)',
+  );
+  const snapshotter = new Snapshotter(
+    ledger,
+    snapshots,
+    { intervalMs: config.SNAPSHOT_INTERVAL_MS, keep: config.SNAPSHOT_KEEP, logger },
+    state.position,
+  );
+  snapshotter.start();
 
   const context = commandContext(config.LOCK_TTL_MS);
   const waiters = new PullWaiters(ledger, context);
@@ -62,11 +76,37 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       server.closeIdleConnections();
       await stopped;
       clearInterval(sweep);
+      await snapshotter.stop();
+      await snapshotter.take();
       await log.close();
+      await snapshots.close();
       await lock.release();
     })());
 
   return { port, ledger, close };
+}
+
+/** The state at the newest snapshot the log can continue from, or an empty one (full replay). */
+async function restoreNewestSnapshot(store: SnapshotStore, log: SegmentedLog) {
+  let state = new QueueProjection();
+  const used = await store.loadNewestValid(async (header, records, info) => {
+    const projectionHeader = header as ProjectionHeader;
+    // A snapshot past the end of the log would contradict it; one before its start leaves a gap.
+    if (info.position > log.lastPosition) {
+      throw new SnapshotDamagedError(info.position, `it is ahead of the log, which ends at ${log.lastPosition}`);
+    }
+    if (info.position + 1 < log.firstPosition) {
+      throw new SnapshotDamagedError(info.position, `the log after it was deleted (log starts at ${log.firstPosition})`);
+    }
+    try {
+      state = await QueueProjection.restore(projectionHeader, records);
+    } catch (err) {
+      // A record that does not fold is damage too (its checksum is only checked at the end of the stream).
+      if (err instanceof SnapshotDamagedError) throw err;
+      throw new SnapshotDamagedError(info.position, `a record does not fit the state: ${(err as Error).message}`);
+    }
+  });
+  return { state, snapshot: used?.position ?? null };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
