@@ -17,7 +17,7 @@
 import { Level } from 'level';
 import { readSnapshotRecords } from './readSnapshotRecords.ts';
 import { SnapshotDamagedError } from './SnapshotDamagedError.ts';
-import { MARKER_RANGE, markerKey, positionOfMarkerKey, RECORD_KEYS, recordRange } from './snapshotKeys.ts';
+import { MARKER_FENCE, MARKER_RANGE, markerKey, positionOfMarkerKey, RECORD_KEYS, recordRange } from './snapshotKeys.ts';
 import { decodeMarker, encodeMarker, headerChecksum, MARKER_VERSION, type SnapshotMarker } from './snapshotMarker.ts';
 import { SnapshotRecordWriter } from './SnapshotRecordWriter.ts';
 import { VerifiedStream } from './VerifiedStream.ts';
@@ -73,6 +73,7 @@ export class SnapshotStore {
       const held = /\block\b/i.test(detail) ? ' (is another server or SnapshotStore using it?)' : '';
       throw new Error(`SnapshotStore: cannot open ${dir}: ${detail}${held}`, { cause: error });
     }
+    if ((await db.get(MARKER_FENCE)) === undefined) await db.put(MARKER_FENCE, '');
     const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'SnapshotWarning'));
     return new SnapshotStore(db, warn);
   }
@@ -112,14 +113,13 @@ export class SnapshotStore {
         } else {
           for (const record of records) if (writer.add(record)) await this.flushOrStop(writer, position);
         }
-        await writer.finish();
+        await writer.flush();
         // The marker's sync only covers LevelDB's current log file; records in an earlier,
         // not yet flushed log file are not on disk. Compacting an empty range makes LevelDB
         // write its memtable to a synced table file first, so every record is durable
         // before the marker says the snapshot is complete.
-        await (this.db as unknown as Compactable).compactRange(FLUSH_PROBE_KEY, FLUSH_PROBE_KEY);
+        await this.compact(FLUSH_PROBE_KEY, FLUSH_PROBE_KEY);
       } catch (error) {
-        await writer.settle();
         // Best effort: a leftover is invisible anyway and the next prune removes it.
         if (!this.closing) await this.db.clear(recordRange(position)).catch(() => {});
         throw error;
@@ -212,6 +212,9 @@ export class SnapshotStore {
         from = range.lt;
       }
       await this.db.clear({ gte: from, lt: RECORD_KEYS.lt });
+      // Deleting only writes tombstones: the disk space comes back, and scans stop stepping over
+      // them, once LevelDB compacts the range. Deleted snapshots are the oldest, below the kept ones.
+      if (doomed.length > 0) await this.compact(RECORD_KEYS.gte, kept[0]?.gte ?? RECORD_KEYS.lt);
     });
   }
 
@@ -239,6 +242,11 @@ export class SnapshotStore {
     });
     this.queue = run.catch(() => {});
     return run;
+  }
+
+  /** LevelDB compaction of [start, end], on LevelDB's background thread. */
+  private compact(start: string, end: string): Promise<void> {
+    return (this.db as unknown as Compactable).compactRange(start, end);
   }
 
   private assertOpen(): void {

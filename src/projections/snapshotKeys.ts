@@ -5,8 +5,13 @@
  *   m:<position, 16 digits>                      commit marker (JSON), written last
  *   r:<position, 16 digits>:<index, 10 digits>   one record (JSON)
  *
+ *   m;                                           fence (empty value, never deleted)
+ *
  * Markers live apart from records so that listing snapshots reads a handful of
- * keys, never walks millions of records (or the tombstones of deleted ones).
+ * keys, never millions of records. The fence matters because LevelDB skips
+ * deleted keys one by one: without a live key right after the markers, the
+ * scan would run on through the tombstones of every deleted record (~2 µs
+ * each) until compaction drops them.
  */
 const POSITION_DIGITS = 16; // Number.MAX_SAFE_INTEGER has 16 digits
 const INDEX_DIGITS = 10;
@@ -19,6 +24,8 @@ const RECORD_PREFIX = 'r:';
 
 /** Every marker key lies in [gte, lt): ';' is the byte after ':'. */
 export const MARKER_RANGE = { gte: 'm:', lt: 'm;' } as const;
+/** Live key just past the marker range; see above. */
+export const MARKER_FENCE = 'm;';
 /** Every record key lies in [gte, lt). */
 export const RECORD_KEYS = { gte: 'r:', lt: 'r;' } as const;
 
