@@ -46,9 +46,11 @@ export type SnapshotConsumer = (header: unknown, records: AsyncIterable<unknown>
  */
 const FLUSH_PROBE_KEY = '~';
 
-/** On Node, `level` is classic-level, whose compactRange the `level` typings leave out. */
-interface Compactable {
+/** On Node, `level` is classic-level; the `level` typings leave out these two of its methods. */
+interface ClassicLevelExtras {
   compactRange(start: string, end: string): Promise<void>;
+  /** Bytes the range's data takes in LevelDB's table files (not counting the memtable). */
+  approximateSize(start: string, end: string): Promise<number>;
 }
 
 function infoOf(marker: SnapshotMarker): SnapshotInfo {
@@ -73,7 +75,12 @@ export class SnapshotStore {
       const held = /\block\b/i.test(detail) ? ' (is another server or SnapshotStore using it?)' : '';
       throw new Error(`SnapshotStore: cannot open ${dir}: ${detail}${held}`, { cause: error });
     }
-    if ((await db.get(MARKER_FENCE)) === undefined) await db.put(MARKER_FENCE, '');
+    try {
+      if ((await db.get(MARKER_FENCE)) === undefined) await db.put(MARKER_FENCE, '');
+    } catch (error) {
+      await db.close().catch(() => {});
+      throw error;
+    }
     const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'SnapshotWarning'));
     return new SnapshotStore(db, warn);
   }
@@ -118,9 +125,10 @@ export class SnapshotStore {
         // not yet flushed log file are not on disk. Compacting an empty range makes LevelDB
         // write its memtable to a synced table file first, so every record is durable
         // before the marker says the snapshot is complete.
-        await this.compact(FLUSH_PROBE_KEY, FLUSH_PROBE_KEY);
+        await this.extras().compactRange(FLUSH_PROBE_KEY, FLUSH_PROBE_KEY);
       } catch (error) {
-        // Best effort: a leftover is invisible anyway and the next prune removes it.
+        // Best effort, and skipped when closing (it could take a while): a leftover is
+        // invisible anyway and the next prune removes it.
         if (!this.closing) await this.db.clear(recordRange(position)).catch(() => {});
         throw error;
       }
@@ -204,17 +212,22 @@ export class SnapshotStore {
       const doomed = [...complete.slice(keep).map((info) => info.position), ...unreadable];
       // Markers first, synced: a crash after this leaves invisible records, never a visible half snapshot.
       if (doomed.length > 0) await this.db.batch(doomed.map((p) => ({ type: 'del' as const, key: markerKey(p) })), { sync: true });
-      // Every record outside the kept snapshots' ranges is garbage: clear the gaps between them.
+      // Every record outside the kept snapshots' ranges is garbage (older snapshots, crash
+      // leftovers): clear the gaps between them. Deleting only writes tombstones; compacting
+      // a gap that held data gives the disk space back and spares later scans from stepping
+      // over them. Compacting an empty gap is skipped: it would rewrite the kept neighbours.
       const kept = complete.slice(0, keep).map((info) => recordRange(info.position)).reverse();
+      const gaps: Array<{ gte: string; lt: string }> = [];
       let from: string = RECORD_KEYS.gte;
       for (const range of kept) {
-        await this.db.clear({ gte: from, lt: range.gte });
+        gaps.push({ gte: from, lt: range.gte });
         from = range.lt;
       }
-      await this.db.clear({ gte: from, lt: RECORD_KEYS.lt });
-      // Deleting only writes tombstones: the disk space comes back, and scans stop stepping over
-      // them, once LevelDB compacts the range. Deleted snapshots are the oldest, below the kept ones.
-      if (doomed.length > 0) await this.compact(RECORD_KEYS.gte, kept[0]?.gte ?? RECORD_KEYS.lt);
+      gaps.push({ gte: from, lt: RECORD_KEYS.lt });
+      for (const gap of gaps) {
+        await this.db.clear(gap);
+        if ((await this.extras().approximateSize(gap.gte, gap.lt)) > 0) await this.extras().compactRange(gap.gte, gap.lt);
+      }
     });
   }
 
@@ -244,9 +257,8 @@ export class SnapshotStore {
     return run;
   }
 
-  /** LevelDB compaction of [start, end], on LevelDB's background thread. */
-  private compact(start: string, end: string): Promise<void> {
-    return (this.db as unknown as Compactable).compactRange(start, end);
+  private extras(): ClassicLevelExtras {
+    return this.db as unknown as ClassicLevelExtras;
   }
 
   private assertOpen(): void {

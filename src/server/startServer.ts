@@ -73,9 +73,12 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       waiters.releaseAll();
       // Keep-alive sockets become idle only after their last answer is sent: sweep until all are gone.
       const sweep = setInterval(() => server.closeIdleConnections(), 10);
+      // Sockets a client opened but never used are not "idle" to node: cut whatever is left after a grace period.
+      const cut = setTimeout(() => server.closeAllConnections(), 1000);
       server.closeIdleConnections();
       await stopped;
       clearInterval(sweep);
+      clearTimeout(cut);
       await snapshotter.stop();
       await snapshotter.take();
       await log.close();
