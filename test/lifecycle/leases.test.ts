@@ -106,7 +106,7 @@ describe('lease expiry (stall)', () => {
     const dead = await observeState(srv, id, 'failed', 3000);
     assert.equal(dead.view.attempts, 2);
     assert.equal(dead.view.error, STALLED);
-    assertBetween(dead.seenAt - p2.job.startedAt, TTL - 2, TTL + SLACK_MS + 50, 'second stall after its own lease');
+    assertHappenedBetween(dead, p2.job.startedAt + TTL, p2.job.startedAt + TTL + SLACK_MS, 'second stall, one lease after its own pull');
     assert.equal((await srv.pull(q)).job, null, 'a job in the DLQ is not pullable');
     assertAnswer(await srv.ack(id, { token: p2.token }), 400, NOT_ACTIVE);
     // Released at the DLQ.
