@@ -36,20 +36,7 @@ export function failAttempt(
   const attempts = job.attempts + 1;
   if (attempts >= job.maxAttempts) return failTerminally(view, job, cause, error, attempts, ctx, settled);
   settled.add(job.id);
-  return [
-    {
-      type: 'fail',
-      at: ctx.now,
-      queue: job.queue,
-      jobId: job.id,
-      cause,
-      error,
-      attempts,
-      retryAt: ctx.now + retryDelay(job.backoff, attempts, ctx.random),
-      prev: job.state,
-      remove: false,
-    },
-  ];
+  return [failEntry(job, cause, error, attempts, ctx.now + retryDelay(job.backoff, attempts, ctx.random), ctx.now)];
 }
 
 /**
@@ -68,19 +55,24 @@ export function failTerminally(
 ): Entry[] {
   settled.add(job.id);
   return [
-    {
-      type: 'fail',
-      at: ctx.now,
-      queue: job.queue,
-      jobId: job.id,
-      cause,
-      error,
-      attempts,
-      retryAt: null,
-      prev: job.state,
-      remove: job.removeOnFail,
-    },
+    failEntry(job, cause, error, attempts, null, ctx.now),
     ...failDependents(view, job.id, ctx.now, settled),
     ...nextOccurrence(job, ctx),
   ];
+}
+
+/** The fact of a failed attempt; `retryAt` null means terminal. */
+function failEntry(job: Readonly<Job>, cause: FailCause, error: string, attempts: number, retryAt: number | null, now: number): Entry {
+  return {
+    type: 'fail',
+    at: now,
+    queue: job.queue,
+    jobId: job.id,
+    cause,
+    error,
+    attempts,
+    retryAt,
+    prev: job.state,
+    remove: retryAt === null && job.removeOnFail,
+  };
 }
