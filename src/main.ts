@@ -23,7 +23,12 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    server.close().then(
+    const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+    setTimeout(() => {
+      logger.fatal({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    server.close(deadline).then(
       () => process.exit(0),
       (err) => {
         logger.fatal({ err }, 'shutdown failed');

@@ -8,4 +8,13 @@ export interface DecideContext {
   newId(): string;
   random(): number;
   lockTtlMs: number;
+  retention: RetentionPolicy;
+}
+
+/** How long, and how many, finished jobs stay in memory: completed ones, and failed ones (the DLQ). */
+export interface RetentionPolicy {
+  completedMs: number;
+  completedMax: number;
+  failedMs: number;
+  failedMax: number;
 }

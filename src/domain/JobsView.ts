@@ -14,6 +14,8 @@ export interface JobsView {
   dueDelayed(now: number, limit: number): Readonly<Job>[];
   /** Active jobs whose lease ended at or before `now`, at most `limit`. */
   expiredLeases(now: number, limit: number): Readonly<Job>[];
+  /** Finished jobs still in memory, in the order they finished. */
+  retired(state: 'completed' | 'failed'): { count: number; oldest(): Iterable<{ id: string; endedAt: number }> };
   /** Jobs never started whose createdAt + ttl is at or before `now`, at most `limit`. */
   expiredTtls(now: number, limit: number): Readonly<Job>[];
 }

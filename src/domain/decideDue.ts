@@ -3,6 +3,7 @@ import type { Decision } from './Decision.ts';
 import { failAttempt, failTerminally } from './decideFail.ts';
 import type { Entry } from './entries.ts';
 import type { JobsView } from './JobsView.ts';
+import { evictable } from './retention.ts';
 
 export const TTL_EXPIRED = 'ttl expired';
 export const TIMEOUT_EXCEEDED = 'timeout exceeded';
@@ -12,7 +13,7 @@ export const LEASE_EXPIRED = 'lease expired (job stalled)';
  * The scheduler's command: everything whose time has come. Never-started
  * jobs past their ttl fail to the DLQ; active jobs past their lease fail the
  * attempt (`timeout` when the job has one, else a stall); delayed jobs that
- * are due become ready. Bounded by `limit` per kind so one tick stays short;
+ * are due become ready; finished jobs past retention leave memory. Bounded by `limit` per kind so one tick stays short;
  * the result counts what was decided, so the caller can ask again.
  */
 export function decideDue(view: JobsView, ctx: DecideContext, limit = 1000): Decision<number> {
@@ -32,6 +33,11 @@ export function decideDue(view: JobsView, ctx: DecideContext, limit = 1000): Dec
   for (const job of view.dueDelayed(ctx.now, limit)) {
     decided++;
     if (!settled.has(job.id)) entries.push({ type: 'promote', at: ctx.now, queue: job.queue, jobId: job.id });
+  }
+  const evicted = evictable(view, ctx.retention, ctx.now, limit);
+  if (evicted.length > 0) {
+    decided += evicted.length;
+    entries.push({ type: 'evict', at: ctx.now, jobIds: evicted });
   }
   return { entries, result: decided };
 }

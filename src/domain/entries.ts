@@ -76,7 +76,18 @@ export interface ResolveEntry extends EntryBase {
   type: 'resolve';
 }
 
+/**
+ * Retention: jobs long finished leave the in-memory state (their history
+ * stays in the log). Many per entry, so keeping memory bounded costs little log.
+ */
+export interface EvictEntry {
+  type: 'evict';
+  at: number;
+  jobIds: string[];
+}
+
 export type Entry =
+  | EvictEntry
   | PushEntry
   | DuplicateEntry
   | PullEntry

@@ -14,6 +14,7 @@ const codeOf: Record<EntryType, number> = {
   promote: 7,
   resolve: 8,
   progress: 9,
+  evict: 10,
 };
 
 const typeOf = new Map<number, EntryType>(Object.entries(codeOf).map(([type, code]) => [code, type as EntryType]));

@@ -3,7 +3,7 @@
  * buffer flushed by group commit, crash recovery on open. See
  * docs/log-format.md for the on-disk format and the recovery rules.
  */
-import { unlink, type FileHandle } from 'node:fs/promises';
+import { stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GroupCommit } from './GroupCommit.ts';
 import type { Log, LogRecord } from './Log.ts';
@@ -171,11 +171,12 @@ export class SegmentedLog implements Log {
 
   /**
    * Deletes whole segment files whose records all precede `position`, oldest
-   * first, never the active segment nor one with records not yet on disk.
-   * Returns how many files were deleted.
+   * first, never the active segment nor one with records not yet on disk;
+   * with `modifiedBefore` (ms since epoch), only files last written before
+   * then (retention by age). Returns how many files were deleted.
    */
-  deleteSegmentsBefore(position: number): Promise<number> {
-    const deletion = this.deletions.then(() => this.deleteOldSegments(position));
+  deleteSegmentsBefore(position: number, options: { modifiedBefore?: number } = {}): Promise<number> {
+    const deletion = this.deletions.then(() => this.deleteOldSegments(position, options.modifiedBefore ?? Infinity));
     this.deletions = deletion.catch(() => undefined);
     return deletion;
   }
@@ -210,11 +211,13 @@ export class SegmentedLog implements Log {
     return this.diskPosition;
   }
 
-  private async deleteOldSegments(position: number): Promise<number> {
+  private async deleteOldSegments(position: number, modifiedBefore: number): Promise<number> {
     let deleted = 0;
     while (this.segments.length > 1) {
       const oldest = this.segments[0];
       if (oldest.lastPosition >= position || oldest.lastPosition > this.diskPosition) break;
+      // Segments are written in order: the first one too recent to go ends the sweep.
+      if (modifiedBefore !== Infinity && (await stat(oldest.path)).mtimeMs >= modifiedBefore) break;
       await unlink(oldest.path);
       this.segments.shift();
       deleted++;

@@ -63,6 +63,8 @@ export class QueueProjection implements JobsView {
   private readonly leases = new IndexedHeap<StoredJob>(leaseBefore, heapSlot);
   /** Never-started jobs with a ttl, by expiry. */
   private readonly ttls = new IndexedHeap<StoredJob>(ttlBefore, ttlSlot);
+  /** Finished jobs in the order they finished, for retention. */
+  private readonly retiredJobs = { completed: new Map<string, StoredJob>(), failed: new Map<string, StoredJob>() };
   private readonly uniqueKeys = new Map<string, string>();
   private readonly dependents = new Map<string, Set<string>>();
   /** Counts pulls; orders groups by how recently they were served. */
@@ -104,6 +106,7 @@ export class QueueProjection implements JobsView {
         job.result = entry.result;
         job.completedAt = entry.at;
         job.progress = 100;
+        job.endedAt = entry.at;
         this.endLease(job);
         this.move(job, 'completed');
         if (entry.remove) this.drop(job);
@@ -118,6 +121,7 @@ export class QueueProjection implements JobsView {
           job.runAt = entry.retryAt;
           this.move(job, entry.retryAt > entry.at ? 'delayed' : 'waiting');
         } else {
+          job.endedAt = entry.at;
           this.move(job, 'failed');
           if (entry.remove) this.drop(job);
         }
@@ -125,6 +129,9 @@ export class QueueProjection implements JobsView {
       }
       case 'cancel':
         return this.drop(this.mustGet(entry.jobId));
+      case 'evict':
+        for (const id of entry.jobIds) this.drop(this.mustGet(id));
+        return;
       case 'promote':
         return this.move(this.mustGet(entry.jobId), 'waiting');
       case 'resolve': {
@@ -158,6 +165,16 @@ export class QueueProjection implements JobsView {
 
   dueDelayed(now: number, limit: number): Readonly<Job>[] {
     return this.delayed.collect((job) => job.runAt <= now, limit);
+  }
+
+  retired(state: 'completed' | 'failed') {
+    const jobs = this.retiredJobs[state];
+    return {
+      count: jobs.size,
+      *oldest() {
+        for (const job of jobs.values()) yield { id: job.id, endedAt: job.endedAt ?? 0 };
+      },
+    };
   }
 
   expiredLeases(now: number, limit: number): Readonly<Job>[] {
@@ -253,6 +270,12 @@ export class QueueProjection implements JobsView {
     for (const [queue, group, at] of header.served) projection.queue(queue).ready.restoreServedMark(group, at);
     for await (const record of records) projection.insert(record as JobRecord);
     projection.readied.clear();
+    // Records arrive in snapshot order, not finish order: retention needs the latter.
+    for (const retired of Object.values(projection.retiredJobs)) {
+      const byEnd = [...retired.values()].sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+      retired.clear();
+      for (const job of byEnd) retired.set(job.id, job);
+    }
     return projection;
   }
 
@@ -288,6 +311,7 @@ export class QueueProjection implements JobsView {
     if (job.state === 'waiting') queue.ready.remove(job);
     else if (job.state === 'delayed') this.delayed.remove(job);
     else if (job.state === 'active') this.leases.remove(job);
+    else if (job.state === 'completed' || job.state === 'failed') this.retiredJobs[job.state].delete(job.id);
     queue.counts[job.state]--;
   }
 
@@ -302,6 +326,8 @@ export class QueueProjection implements JobsView {
       this.delayed.push(job);
     } else if (state === 'active') {
       this.leases.push(job);
+    } else if (state === 'completed' || state === 'failed') {
+      this.retiredJobs[state].set(job.id, job);
     }
     if (!isLive(state)) {
       this.releaseUniqueKey(job);

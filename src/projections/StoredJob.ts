@@ -4,6 +4,8 @@ import type { Job } from '../domain/job.ts';
 export interface StoredJob extends Job {
   /** Log position of the push entry: the push order. */
   seq: number;
+  /** When the job completed or failed for good: the clock of its retention. */
+  endedAt?: number | null;
   /** Index in whichever heap holds the job for its state (ready, delayed, leases); -1 when none. */
   heapIndex: number;
   /** Index in the ttl heap while the job has a ttl and was never started; -1 otherwise. */

@@ -20,6 +20,8 @@ export type JobEvent = {
  * stream comes out live and when replayed from any log position.
  */
 export function eventsOf(entry: Entry): JobEvent[] {
+  // Retention is bookkeeping of memory, not something that happened to a job.
+  if (entry.type === 'evict') return [];
   const base = { queue: entry.queue, jobId: entry.jobId, timestamp: entry.at };
   switch (entry.type) {
     case 'push': {

@@ -1,8 +1,10 @@
 import type { DecideContext } from '../domain/DecideContext.ts';
 import { decideDue } from '../domain/decideDue.ts';
+import { nextEviction } from '../domain/retention.ts';
 import type { Ledger } from './Ledger.ts';
 
 const BATCH = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The server's own client: one timer on the earliest deadline in the state.
@@ -47,10 +49,15 @@ export class Scheduler {
 
   private rearm(): void {
     if (this.stopped) return;
-    const next = this.ledger.state.nextDeadline();
+    const next = earliest(this.ledger.state.nextDeadline(), nextEviction(this.ledger.state, this.context().retention));
     if (next === null || (this.armedFor !== null && this.armedFor <= next)) return;
     if (this.timer) clearTimeout(this.timer);
     this.armedFor = next;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, next - Date.now()));
+    // Node fires timers longer than 2^31-1 ms at once: wake up at that limit and look again.
+    this.timer = setTimeout(() => this.tick(), Math.min(Math.max(0, next - Date.now()), MAX_TIMER_MS));
   }
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }

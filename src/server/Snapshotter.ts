@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SegmentedLog } from '../log/SegmentedLog.ts';
 import type { QueueProjection } from '../projections/QueueProjection.ts';
 import type { SnapshotStore } from '../projections/SnapshotStore.ts';
 import type { Ledger } from './Ledger.ts';
@@ -13,11 +14,14 @@ export class Snapshotter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastPosition: number;
+  /** A snapshot still being written past this time (ms since epoch) is abandoned. */
+  private deadline = Infinity;
 
   constructor(
     private readonly ledger: Ledger,
     private readonly store: SnapshotStore,
-    private readonly options: { intervalMs: number; keep: number; logger: Logger },
+    private readonly log: SegmentedLog,
+    private readonly options: { intervalMs: number; keep: number; logRetentionMs: number; logger: Logger },
     startPosition: number,
   ) {
     this.lastPosition = startPosition;
@@ -28,7 +32,10 @@ export class Snapshotter {
     this.timer.unref();
   }
 
-  /** Takes a snapshot if the state moved since the last one; waits for one already running. */
+  /**
+   * Takes a snapshot if the state moved since the last one; waits for one
+   * already running.
+   */
   take(): Promise<void> {
     this.running ??= this.write(this.ledger.state).finally(() => {
       this.running = null;
@@ -36,11 +43,15 @@ export class Snapshotter {
     return this.running;
   }
 
-  /** Stops the timer and lets a running snapshot finish. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the timer; from now on a snapshot still being written at `deadline`
+   * is abandoned (never committed), so shutdown stays within its time.
+   */
+  stop(deadline = Infinity): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.running;
+    this.deadline = deadline;
+    return this.running ?? Promise.resolve();
   }
 
   private async write(state: QueueProjection): Promise<void> {
@@ -49,18 +60,43 @@ export class Snapshotter {
     const { header, records, close } = state.snapshot();
     try {
       await this.ledger.durable(header.position);
-      const info = await this.store.write(header.position, Date.now(), header, records);
+      const info = await this.store.write(header.position, Date.now(), header, this.untilDeadline(records));
       this.lastPosition = header.position;
       await this.store.prune(this.options.keep);
+      await this.trimLog();
       this.options.logger.info(
         { position: info.position, jobs: info.records, bytes: info.bytes, ms: Math.round(performance.now() - started) },
         'snapshot written',
       );
     } catch (err) {
-      this.options.logger.error({ err }, 'snapshot failed; the log still holds everything');
+      this.options.logger.error({ err }, 'snapshot not written; the log still holds everything');
     } finally {
       // Ends the copy-on-write window even when the write stopped half way.
       close();
     }
   }
+
+  private *untilDeadline<T>(records: Iterable<T>): Generator<T> {
+    let count = 0;
+    for (const record of records) {
+      if (++count % 1000 === 0 && Date.now() > this.deadline) throw new Error('snapshot abandoned: shutdown deadline reached');
+      yield record;
+    }
+  }
+
+  /**
+   * Log retention: a segment goes once it is older than the retention age and
+   * every record in it is covered by the oldest snapshot kept, so every kept
+   * snapshot can still replay forward.
+   */
+  private async trimLog(): Promise<void> {
+    const kept = await this.store.list();
+    const oldest = kept[kept.length - 1];
+    if (!oldest) return;
+    const deleted = await this.log.deleteSegmentsBefore(oldest.position + 1, {
+      modifiedBefore: Date.now() - this.options.logRetentionMs,
+    });
+    if (deleted > 0) this.options.logger.info({ deleted, firstPosition: this.log.firstPosition }, 'log segments past retention deleted');
+  }
 }
+

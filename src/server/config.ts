@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+const DAY = 24 * 3600 * 1000;
 
 const integer = (name: string, min: number, max: number, fallback: number) =>
   z
@@ -35,6 +36,12 @@ const configSchema = z.object({
   WAL_SEGMENT_BYTES: integer('WAL_SEGMENT_BYTES', 64 * 1024, 2 ** 31 - 1, 64 * MiB),
   SNAPSHOT_INTERVAL_MS: integer('SNAPSHOT_INTERVAL_MS', 100, 7 * 24 * 3600 * 1000, 60_000),
   SNAPSHOT_KEEP: integer('SNAPSHOT_KEEP', 1, 1000, 3),
+  COMPLETED_RETENTION_MS: integer('COMPLETED_RETENTION_MS', 0, 10 * 365 * DAY, DAY),
+  COMPLETED_MAX: integer('COMPLETED_MAX', 0, 100_000_000, 100_000),
+  DLQ_RETENTION_MS: integer('DLQ_RETENTION_MS', 0, 10 * 365 * DAY, 7 * DAY),
+  DLQ_MAX: integer('DLQ_MAX', 0, 100_000_000, 100_000),
+  LOG_RETENTION_MS: integer('LOG_RETENTION_MS', 0, 100 * 365 * DAY, 7 * DAY),
+  SHUTDOWN_TIMEOUT_MS: integer('SHUTDOWN_TIMEOUT_MS', 100, 3_600_000, 30_000),
   // Room for a 10 MiB `data` plus the other fields and JSON overhead.
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1024 * MiB, 11 * MiB),
 });

@@ -19,8 +19,8 @@ import { Snapshotter } from './Snapshotter.ts';
 export interface RunningServer {
   port: number;
   ledger: Ledger;
-  /** Stops accepting, answers what is in flight, flushes and fsyncs the log. */
-  close(): Promise<void>;
+  /** Stops accepting, answers what is in flight, flushes and fsyncs the log, snapshots if time allows (deadline in ms since epoch). */
+  close(deadline?: number): Promise<void>;
 }
 
 /** The composition root: open the log, rebuild the state, start the scheduler, listen. */
@@ -40,6 +40,12 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   });
   const snapshots = await SnapshotStore.open(join(config.DATA_DIR, 'snapshots'), { onWarning: (message) => logger.warn(message) });
   const { state, snapshot } = await restoreNewestSnapshot(snapshots, log);
+  if (snapshot === null && log.firstPosition > 1) {
+    throw new Error(
+      `the log starts at position ${log.firstPosition} (older segments were removed by retention) and no valid snapshot covers it: ` +
+        `restore the snapshots directory (${join(config.DATA_DIR, 'snapshots')}) from a backup`,
+    );
+  }
   const bus = new EventBus();
   const ledger = new Ledger(log, state, bus);
   const replayed = await ledger.replay(state.position + 1);
@@ -50,12 +56,18 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const snapshotter = new Snapshotter(
     ledger,
     snapshots,
-    { intervalMs: config.SNAPSHOT_INTERVAL_MS, keep: config.SNAPSHOT_KEEP, logger },
+    log,
+    { intervalMs: config.SNAPSHOT_INTERVAL_MS, keep: config.SNAPSHOT_KEEP, logRetentionMs: config.LOG_RETENTION_MS, logger },
     state.position,
   );
   snapshotter.start();
 
-  const context = commandContext(config.LOCK_TTL_MS);
+  const context = commandContext(config.LOCK_TTL_MS, {
+    completedMs: config.COMPLETED_RETENTION_MS,
+    completedMax: config.COMPLETED_MAX,
+    failedMs: config.DLQ_RETENTION_MS,
+    failedMax: config.DLQ_MAX,
+  });
   const waiters = new PullWaiters(ledger, context);
   const scheduler = new Scheduler(ledger, context);
   scheduler.start();
@@ -66,7 +78,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const port = (server.address() as AddressInfo).port;
 
   let closing: Promise<void> | undefined;
-  const close = () =>
+  const close = (shutdownDeadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS) =>
     (closing ??= (async () => {
       scheduler.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -79,7 +91,9 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       await stopped;
       clearInterval(sweep);
       clearTimeout(cut);
-      await snapshotter.stop();
+      // The log is the truth and is flushed first; the final snapshot only speeds up the next start.
+      await log.flush();
+      await snapshotter.stop(shutdownDeadline - 500);
       await snapshotter.take();
       await log.close();
       await snapshots.close();

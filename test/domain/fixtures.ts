@@ -1,4 +1,4 @@
-import type { DecideContext } from '../../src/domain/DecideContext.ts';
+import type { DecideContext, RetentionPolicy } from '../../src/domain/DecideContext.ts';
 import type { Decided } from '../../src/domain/Decision.ts';
 import { DomainError } from '../../src/domain/DomainError.ts';
 import type { Entry } from '../../src/domain/entries.ts';
@@ -19,9 +19,10 @@ export class Harness {
   private position = 0;
   private ids = 0;
   random = () => 0.5;
+  retention: RetentionPolicy = { completedMs: Infinity, completedMax: Infinity, failedMs: Infinity, failedMax: Infinity };
 
   ctx(): DecideContext {
-    return { now: this.now, newId: () => `id-${++this.ids}`, random: this.random, lockTtlMs: 30_000 };
+    return { now: this.now, newId: () => `id-${++this.ids}`, random: this.random, lockTtlMs: 30_000, retention: this.retention };
   }
 
   run<R>(decide: (view: JobsView, ctx: DecideContext) => Decided<R>): R {

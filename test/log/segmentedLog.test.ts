@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LogCorruptionError } from '../../src/log/LogCorruptionError.ts';
@@ -208,4 +208,19 @@ test('deleteSegmentsBefore removes whole old segments only, never the active one
     assert.equal(reopened.append(1, Buffer.from('next')), 231);
     await reopened.close();
     assert.ok((await readFile(join(dir, remaining[0]))).length > 0);
+  }));
+
+test('deleteSegmentsBefore with modifiedBefore keeps segments written more recently', () =>
+  withTempDir(async (dir) => {
+    const { log } = await openLog(dir, { segmentBytes: 512, flushIntervalMs: 60_000 });
+    appendRecords(log, 100);
+    await log.sync();
+    const names = await segmentNames(dir);
+    assert.ok(names.length > 3);
+    // Age the first two files; the rest count as just written.
+    const old = new Date(Date.now() - 3_600_000);
+    for (const name of names.slice(0, 2)) await utimes(join(dir, name), old, old);
+    assert.equal(await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER, { modifiedBefore: Date.now() - 60_000 }), 2);
+    assert.deepEqual(await segmentNames(dir), names.slice(2));
+    await log.close();
   }));
