@@ -41,8 +41,9 @@ describe('retention', () => {
     };
     const kept = await waitFor(async () => {
       const now = await present();
-      return now.length <= 10 ? now : undefined;
+      return now.length <= 10 ? now : null;
     }, 3000);
+    assert.ok(kept);
     assert.ok(kept.length >= 9, `kept ${kept.length}`);
     assert.deepEqual(kept, ids.slice(ids.length - kept.length), 'the newest stay, the oldest go');
     await new Promise((r) => setTimeout(r, 60));
@@ -63,8 +64,9 @@ describe('retention', () => {
     );
     const deletions = await waitFor(() => {
       const lines = logLines(server, 'log segments past retention deleted');
-      return lines.length > 0 ? lines : undefined;
+      return lines.length > 0 ? lines : null;
     }, 8000);
+    assert.ok(deletions);
     const snapshots = logLines(server, 'snapshot written').map((l) => l.position);
     const firstPosition = deletions[deletions.length - 1].firstPosition;
     assert.ok(firstPosition > 1);
