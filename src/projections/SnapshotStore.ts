@@ -15,10 +15,10 @@
  * written for a crash leftover; loads run alongside them.
  */
 import { Level } from 'level';
-import { readSnapshotRecords } from './readSnapshotRecords.ts';
 import { SnapshotDamagedError } from './SnapshotDamagedError.ts';
 import { MARKER_FENCE, MARKER_RANGE, markerKey, positionOfMarkerKey, RECORD_KEYS, recordRange } from './snapshotKeys.ts';
 import { decodeMarker, encodeMarker, headerChecksum, MARKER_VERSION, type SnapshotMarker } from './snapshotMarker.ts';
+import { SnapshotRecordStream } from './SnapshotRecordStream.ts';
 import { SnapshotRecordWriter } from './SnapshotRecordWriter.ts';
 import { VerifiedStream } from './VerifiedStream.ts';
 
@@ -157,7 +157,9 @@ export class SnapshotStore {
    * bytes, checksum, JSON); on a mismatch the stream throws
    * SnapshotDamagedError, possibly after yielding records, so a throw means
    * "discard what you built". The stream can be iterated once; records are
-   * read from LevelDB only when iteration starts.
+   * read from LevelDB only when iteration starts (from then on it reads a
+   * LevelDB snapshot), so a prune or rewrite of this position in between
+   * makes it fail as damaged.
    */
   async load(position: number): Promise<{ info: SnapshotInfo; header: unknown; records: AsyncIterable<unknown> }> {
     this.assertOpen();
@@ -299,7 +301,7 @@ export class SnapshotStore {
     } catch {
       throw new SnapshotDamagedError(position, 'its header is not valid JSON');
     }
-    return { info: infoOf(marker), header, records: readSnapshotRecords(this.db, marker) };
+    return { info: infoOf(marker), header, records: new SnapshotRecordStream(this.db, marker) };
   }
 
   /** Markers newest first, split into sound ones and unreadable ones (warned about). */

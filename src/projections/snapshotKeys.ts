@@ -3,9 +3,8 @@
  * the byte order of keys equal to the numeric order of positions and indexes.
  *
  *   m:<position, 16 digits>                      commit marker (JSON), written last
- *   r:<position, 16 digits>:<index, 10 digits>   one record (JSON)
- *
  *   m;                                           fence (empty value, never deleted)
+ *   r:<position, 16 digits>:<index, 10 digits>   one record (JSON)
  *
  * Markers live apart from records so that listing snapshots reads a handful of
  * keys, never millions of records. The fence matters because LevelDB skips

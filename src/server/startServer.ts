@@ -123,6 +123,8 @@ async function restoreNewestSnapshot(store: SnapshotStore, log: SegmentedLog) {
       throw new SnapshotDamagedError(info.position, `a record does not fit the state: ${(err as Error).message}`);
     }
   });
+  // Snapshots newer than the one used were skipped as unusable: drop them so they stop counting among those kept.
+  for (const info of await store.list()) if (info.position > (used?.position ?? 0)) await store.remove(info.position);
   return { state, snapshot: used?.position ?? null };
 }
 

@@ -119,6 +119,30 @@ test('write, list and load round-trip header, records in order and info, newest 
   });
 });
 
+test('a record stream can be left early or never read; it is single-pass and refuses overlapping next()', async () => {
+  await withTempDir(async (dir) => {
+    const store = await openStore(dir);
+    await store.write(1, 1, {}, syncRecords(2500));
+    const early: unknown[] = [];
+    for await (const r of (await store.load(1)).records) {
+      early.push(r);
+      if (early.length === 1200) break; // across a chunk boundary, then stop
+    }
+    assert.deepEqual(early, [...syncRecords(1200)]);
+
+    const { records } = await store.load(1);
+    const iterator = records[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await assert.rejects(iterator.next(), /before the previous one settled/);
+    assert.deepEqual(await first, { done: false, value: jobRecord(0) });
+    assert.equal((await collect(records)).length, 2499); // the rest of the same pass
+    assert.deepEqual(await iterator.next(), { done: true, value: undefined });
+
+    await store.load(1); // never iterated: holds nothing open
+    await store.close();
+  });
+});
+
 test('writing a position again replaces that snapshot; bad arguments are refused', async () => {
   await withTempDir(async (dir) => {
     const store = await openStore(dir);
@@ -522,7 +546,8 @@ test('throughput: write and read back ~300-byte records, measuring the longest e
         `event-loop stall during write: max ${(stall.max / 1e6).toFixed(1)} ms, p99 ${(stall.percentile(99) / 1e6).toFixed(1)} ms; ` +
         `on disk ${mb(disk)} MiB`,
     );
-    // Loose bounds: this catches a lost yield or an accidental O(n^2), not a slow machine.
-    assert.ok(stall.max / 1e6 < 500, `event loop blocked for ${(stall.max / 1e6).toFixed(0)} ms`);
+    // Loose, relative bound: a write that stopped yielding would block for about its whole
+    // duration; a busy machine (GC, other processes) gives stalls far shorter than that.
+    assert.ok(stall.max / 1e6 < writeMs / 2, `event loop blocked for ${(stall.max / 1e6).toFixed(0)} ms of a ${writeMs.toFixed(0)} ms write`);
   });
 });
