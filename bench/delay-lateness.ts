@@ -42,7 +42,7 @@ async function startServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ledgerq-bench-delay-'));
   const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => {
     err = (err + c).slice(-4000);

@@ -4,13 +4,19 @@ import { isLive } from '../domain/job.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import { IndexedHeap } from './IndexedHeap.ts';
 import { ReadyQueue } from './ReadyQueue.ts';
-import { heapSlot, type JobRecord, type StoredJob, toRecord, ttlSlot } from './StoredJob.ts';
+import { type JobValues, jobValues, storedJob } from './jobRecord.ts';
+import { heapSlot, type StoredJob, ttlSlot } from './StoredJob.ts';
 
 export type StateCounts = Record<JobState, number>;
 
 /** Everything of the state that is not a job: small, copied whole when a snapshot starts. */
+/** Version 3: each record is a chunk of jobs, each job a positional array (jobRecord.ts). */
+const SNAPSHOT_VERSION = 3;
+/** Jobs per snapshot record: big enough to amortize per-record costs, small enough to encode in ~1 ms. */
+const SNAPSHOT_CHUNK = 500;
+
 export interface ProjectionHeader {
-  version: 1;
+  version: number;
   position: number;
   serveClock: number;
   /** [queue, groupId ('' = ungrouped), lastServed] */
@@ -20,7 +26,7 @@ export interface ProjectionHeader {
 export interface ProjectionSnapshot {
   header: ProjectionHeader;
   /** The jobs as they were at `header.position`, read lazily while the state moves on. */
-  records: Iterable<JobRecord>;
+  records: Iterable<JobValues[]>;
   /** Ends the copy-on-write window; reading the records to the end does too. */
   close(): void;
 }
@@ -33,6 +39,7 @@ interface OpenSnapshot {
 }
 
 interface QueueState {
+  name: string;
   ready: ReadyQueue;
   counts: StateCounts;
 }
@@ -231,31 +238,39 @@ export class QueueProjection implements JobsView {
    * before it was read is copied first. One snapshot at a time; it ends when
    * its records have been read to the end.
    */
-  snapshot(): ProjectionSnapshot {
+  snapshot(chunkSize = SNAPSHOT_CHUNK): ProjectionSnapshot {
     if (this.openSnapshot) throw new Error('a snapshot is already being taken');
     const open: OpenSnapshot = { epoch: ++this.snapshotEpochs, position: this.position, preserved: [] };
     this.openSnapshot = open;
     const served: Array<[string, string, number]> = [];
     for (const [name, queue] of this.queues) for (const [group, at] of queue.ready.servedMarks()) served.push([name, group, at]);
-    const header: ProjectionHeader = { version: 1, position: this.position, serveClock: this.serveClock, served };
+    const header: ProjectionHeader = { version: SNAPSHOT_VERSION, position: this.position, serveClock: this.serveClock, served };
     return {
       header,
-      records: this.snapshotRecords(open),
+      records: this.snapshotRecords(open, chunkSize),
       close: () => {
         if (this.openSnapshot === open) this.openSnapshot = null;
       },
     };
   }
 
-  private *snapshotRecords(open: OpenSnapshot): Generator<JobRecord> {
+  /** Jobs in chunks of `chunkSize`: one stored record (and one parse at restore) per chunk, not per job. */
+  private *snapshotRecords(open: OpenSnapshot, chunkSize: number): Generator<JobValues[]> {
+    let chunk: JobValues[] = [];
     try {
       for (const job of this.jobs.values()) {
-        while (open.preserved.length > 0) yield toRecord(open.preserved.pop() as StoredJob);
-        if (job.seq > open.position || job.snapshotEpoch === open.epoch) continue;
-        job.snapshotEpoch = open.epoch;
-        yield toRecord(job);
+        while (open.preserved.length > 0) chunk.push(jobValues(open.preserved.pop() as StoredJob));
+        if (job.seq <= open.position && job.snapshotEpoch !== open.epoch) {
+          job.snapshotEpoch = open.epoch;
+          chunk.push(jobValues(job));
+        }
+        if (chunk.length >= chunkSize) {
+          yield chunk;
+          chunk = [];
+        }
       }
-      while (open.preserved.length > 0) yield toRecord(open.preserved.pop() as StoredJob);
+      while (open.preserved.length > 0) chunk.push(jobValues(open.preserved.pop() as StoredJob));
+      if (chunk.length > 0) yield chunk;
     } finally {
       if (this.openSnapshot === open) this.openSnapshot = null;
     }
@@ -263,12 +278,12 @@ export class QueueProjection implements JobsView {
 
   /** Rebuilds a state from a snapshot; the log entries after `header.position` are then applied as usual. */
   static async restore(header: ProjectionHeader, records: AsyncIterable<unknown> | Iterable<unknown>): Promise<QueueProjection> {
-    if (header.version !== 1) throw new Error(`unsupported snapshot version ${String(header.version)}`);
+    if (header.version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${String(header.version)}`);
     const projection = new QueueProjection();
     projection.position = header.position;
     projection.serveClock = header.serveClock;
     for (const [queue, group, at] of header.served) projection.queue(queue).ready.restoreServedMark(group, at);
-    for await (const record of records) projection.insert(record as JobRecord);
+    for await (const chunk of records) for (const values of chunk as JobValues[]) projection.insert(storedJob(values));
     projection.readied.clear();
     // Records arrive in snapshot order, not finish order: retention needs the latter.
     for (const retired of Object.values(projection.retiredJobs)) {
@@ -282,12 +297,15 @@ export class QueueProjection implements JobsView {
   // ---- transitions ----
 
   private applyPush(source: Job, position: number): void {
-    this.insert({ ...source, seq: position });
+    const job = storedJob(jobValues(source as StoredJob));
+    job.seq = position;
+    this.insert(job);
   }
 
   /** Adds a job in whatever state it is, with every index that state implies. */
-  private insert(record: JobRecord): void {
-    const job: StoredJob = { ...record, heapIndex: -1, ttlIndex: -1, snapshotEpoch: 0 };
+  private insert(job: StoredJob): void {
+    // One string per queue name, not one per job (JSON.parse makes a fresh one each time).
+    job.queue = this.queue(job.queue).name;
     this.jobs.set(job.id, job);
     const live = isLive(job.state);
     if (live && job.ttl !== null && job.startedAt === null) this.ttls.push(job);
@@ -362,7 +380,7 @@ export class QueueProjection implements JobsView {
 
   private queue(name: string): QueueState {
     let queue = this.queues.get(name);
-    if (!queue) this.queues.set(name, (queue = { ready: new ReadyQueue(), counts: emptyCounts() }));
+    if (!queue) this.queues.set(name, (queue = { name, ready: new ReadyQueue(), counts: emptyCounts() }));
     return queue;
   }
 

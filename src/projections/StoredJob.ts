@@ -5,21 +5,13 @@ export interface StoredJob extends Job {
   /** Log position of the push entry: the push order. */
   seq: number;
   /** When the job completed or failed for good: the clock of its retention. */
-  endedAt?: number | null;
+  endedAt: number | null;
   /** Index in whichever heap holds the job for its state (ready, delayed, leases); -1 when none. */
   heapIndex: number;
   /** Index in the ttl heap while the job has a ttl and was never started; -1 otherwise. */
   ttlIndex: number;
   /** Number of the last snapshot that already holds this job's state (copy-on-write marker). */
   snapshotEpoch: number;
-}
-
-/** A job as snapshots hold it: the domain fields plus its push order. */
-export type JobRecord = Omit<StoredJob, 'heapIndex' | 'ttlIndex' | 'snapshotEpoch'>;
-
-export function toRecord(job: StoredJob): JobRecord {
-  const { heapIndex: _h, ttlIndex: _t, snapshotEpoch: _s, ...record } = job;
-  return record;
 }
 
 export const heapSlot = {

@@ -58,6 +58,7 @@ export class Snapshotter {
     if (state.position <= this.lastPosition) return;
     const started = performance.now();
     const { header, records, close } = state.snapshot();
+    const jobs = state.jobCount;
     try {
       await this.ledger.durable(header.position);
       const info = await this.store.write(header.position, Date.now(), header, this.untilDeadline(records));
@@ -65,7 +66,7 @@ export class Snapshotter {
       await this.store.prune(this.options.keep);
       await this.trimLog();
       this.options.logger.info(
-        { position: info.position, jobs: info.records, bytes: info.bytes, ms: Math.round(performance.now() - started) },
+        { position: info.position, jobs, records: info.records, bytes: info.bytes, ms: Math.round(performance.now() - started) },
         'snapshot written',
       );
     } catch (err) {

@@ -58,7 +58,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     snapshots,
     log,
     { intervalMs: config.SNAPSHOT_INTERVAL_MS, keep: config.SNAPSHOT_KEEP, logRetentionMs: config.LOG_RETENTION_MS, logger },
-    state.position,
+    // What the newest snapshot holds, not the replayed position: entries replayed at start are worth a snapshot too.
+    snapshot ?? 0,
   );
   snapshotter.start();
 
@@ -76,6 +77,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const server = createServer(app);
   await listen(server, config.HTTP_PORT, config.HOST);
   const port = (server.address() as AddressInfo).port;
+  // Recovery leaves a large heap of garbage behind: collect it once (with --expose-gc) rather than keep it resident.
+  setImmediate(() => (globalThis as { gc?: () => void }).gc?.());
 
   let closing: Promise<void> | undefined;
   const close = (shutdownDeadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS) =>

@@ -297,7 +297,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   // The test runner sets NODE_TEST_CONTEXT for its children; the server is not a test.
   delete env.NODE_TEST_CONTEXT;
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
