@@ -13,7 +13,7 @@ export type StateCounts = Record<JobState, number>;
 /** Version 3: each record is a chunk of jobs, each job a positional array (jobRecord.ts). */
 const SNAPSHOT_VERSION = 3;
 /** Jobs per snapshot record: big enough to amortize per-record costs, small enough to encode in ~1 ms. */
-const SNAPSHOT_CHUNK = 500;
+const SNAPSHOT_CHUNK = 100;
 
 export interface ProjectionHeader {
   version: number;
