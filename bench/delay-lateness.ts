@@ -15,15 +15,13 @@
  * Bounded: a run gives up after 20 s; the server is stopped (SIGTERM, then
  * SIGKILL) and the temp dir removed. Exits by itself.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { startServer as startServerProcess, type ServerProcess } from './serverProcess.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const JOBS = Number(process.argv[2] ?? 500);
 const RUNS = Number(process.argv[3] ?? 3);
 const MIN_DELAY = 50;
@@ -33,55 +31,18 @@ const PUSH_CONCURRENCY = 16;
 
 interface Server {
   url: string;
-  child: ChildProcess;
+  process: ServerProcess;
   dataDir: string;
-  stderr: () => string;
 }
 
 async function startServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ledgerq-bench-delay-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-    err = (err + c).slice(-4000);
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`server did not listen within 15 s\n${err}`)), 15_000);
-    child.once('exit', (code, signal) => reject(new Error(`server exited (code ${code}, signal ${signal})\n${err}`)));
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        try {
-          const obj = JSON.parse(line) as { msg?: string; port?: number };
-          if (obj.msg === 'listening' && typeof obj.port === 'number') {
-            clearTimeout(timer);
-            resolve(obj.port);
-          }
-        } catch {
-          /* not JSON */
-        }
-      }
-      if (buf.length > 100_000) buf = '';
-    });
-  });
-  return { url: `http://127.0.0.1:${port}`, child, dataDir, stderr: () => err };
+  const server = await startServerProcess(dataDir, {}, 15_000);
+  return { url: `http://127.0.0.1:${server.port}`, process: server, dataDir };
 }
 
 async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => s.child.once('exit', () => resolve()));
-    s.child.kill('SIGTERM');
-    const timer = setTimeout(() => s.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await s.process.stop('SIGTERM', 5000).catch(() => s.process.stop('SIGKILL', 5000));
   rmSync(s.dataDir, { recursive: true, force: true });
 }
 

@@ -1,33 +1,17 @@
 // HTTP push throughput of the real server: non-durable and durable pushes from
 // keep-alive connections with many requests in flight. Medians of 3 runs.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startServer as startServerProcess } from './serverProcess.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = 3;
 const IN_FLIGHT = 64;
 
 async function startServer(dataDir: string) {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HTTP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (line.includes('"msg":"listening"')) resolve(JSON.parse(line).port);
-      }
-    });
-    child.once('exit', () => reject(new Error('server exited before listening')));
-  });
-  return { port, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+  const server = await startServerProcess(dataDir, {}, 15_000);
+  return { port: server.port, stop: () => server.stop('SIGTERM', 10_000) };
 }
 
 function post(agent: Agent, port: number, path: string, body: string): Promise<number> {
