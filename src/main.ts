@@ -14,7 +14,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = pino({ level: config.LOG_LEVEL });
+  // Secrets never reach the logs, whatever a log line happens to carry.
+  const logger = pino({
+    level: config.LOG_LEVEL,
+    redact: { paths: ['headers.authorization', '*.headers.authorization', 'token', '*.token'], censor: '[redacted]' },
+  });
   const server = await startServer(config, logger, (err) => {
     logger.fatal({ err }, 'write-ahead log failed: stopping; restart recovers from what is on disk');
     process.exit(1);

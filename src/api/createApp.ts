@@ -1,18 +1,31 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { requireToken } from './auth.ts';
+import { cors } from './cors.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jobRoutes, type JobRoutesDeps } from './jobRoutes.ts';
 import { jsonBody } from './jsonBody.ts';
+import { requestLog } from './requestLog.ts';
+import type { TokenSet } from './TokenSet.ts';
 
 export interface AppDeps extends JobRoutesDeps {
   logger: Logger;
   maxBodyBytes: number;
+  corsAllowOrigin: string;
+  tokens: TokenSet;
+  metricsNeedAuth: boolean;
+  rateLimit: RequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.set('etag', false);
   app.disable('x-powered-by');
+  // Order matters: CORS headers on everything (errors too) and preflight before any check.
+  app.use(requestLog(deps.logger));
+  app.use(cors(deps.corsAllowOrigin));
+  app.use(deps.rateLimit);
+  app.use(requireToken(deps.tokens, deps.metricsNeedAuth));
   app.use(jsonBody(deps.maxBodyBytes));
   app.use(jobRoutes(deps));
   // A path or method the contract does not list.

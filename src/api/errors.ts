@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { DomainError, DomainErrorCode } from '../domain/DomainError.ts';
+import { redactUrl } from './requestLog.ts';
 
 const STATUS: Record<DomainErrorCode, number> = {
   invalid: 400,
@@ -35,7 +36,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (err.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');
     const status = err.status ?? err.statusCode;
     if (status !== undefined && status >= 400 && status < 500) return sendError(res, status, err.message ?? 'Bad request');
-    logger.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+    logger.error({ err, method: req.method, url: redactUrl(req.originalUrl) }, 'request failed');
     sendError(res, 500, 'Internal server error');
   };
 }

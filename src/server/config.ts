@@ -23,12 +23,52 @@ const text = (fallback: string) =>
     .optional()
     .transform((raw) => (raw === undefined || raw.trim() === '' ? fallback : raw.trim()));
 
+/** A number of ms or requests where "Infinity" (or nothing) means no limit. */
+const limit = (name: string, min: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '' || raw.trim() === 'Infinity') return Infinity;
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value < min) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer >= ${min} or "Infinity" (got "${raw}")` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const flag = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw?.trim().toLowerCase() ?? '';
+      if (value === '' || value === 'false' || value === '0' || value === 'no') return false;
+      if (value === 'true' || value === '1' || value === 'yes') return true;
+      ctx.addIssue({ code: 'custom', message: `${name} must be true or false (got "${raw}")` });
+      return z.NEVER;
+    });
+
+/** Comma-separated, trimmed, empty entries ignored. */
+const list = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw) => (raw ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Every setting comes from the environment; a bad value stops the server at start, naming the variable. */
 const configSchema = z.object({
   HTTP_PORT: integer('HTTP_PORT', 0, 65535, 6790),
   HOST: text('0.0.0.0'),
+  AUTH_TOKENS: list(),
+  METRICS_AUTH: flag('METRICS_AUTH'),
+  CORS_ALLOW_ORIGIN: text('*'),
+  RATE_LIMIT_WINDOW_MS: integer('RATE_LIMIT_WINDOW_MS', 1, 24 * 3600 * 1000, 60_000),
+  RATE_LIMIT_MAX_REQUESTS: limit('RATE_LIMIT_MAX_REQUESTS', 1),
+  RATE_LIMIT_CLEANUP_MS: integer('RATE_LIMIT_CLEANUP_MS', 100, 24 * 3600 * 1000, 60_000),
   DATA_DIR: text('./data'),
   LOG_LEVEL: text('info').pipe(z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })),
   LOCK_TTL_MS: integer('LOCK_TTL_MS', 1, 7 * 24 * 3600 * 1000, 30_000),

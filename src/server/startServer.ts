@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from '../api/createApp.ts';
+import { rateLimit } from '../api/rateLimit.ts';
+import { TokenSet } from '../api/TokenSet.ts';
 import { SegmentedLog } from '../log/SegmentedLog.ts';
 import { EventBus } from '../projections/EventBus.ts';
 import { type ProjectionHeader, QueueProjection } from '../projections/QueueProjection.ts';
@@ -73,7 +75,22 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const scheduler = new Scheduler(ledger, context);
   scheduler.start();
 
-  const app = createApp({ ledger, waiters, context, logger, maxBodyBytes: config.MAX_BODY_BYTES });
+  const limiter = rateLimit({
+    windowMs: config.RATE_LIMIT_WINDOW_MS,
+    maxRequests: config.RATE_LIMIT_MAX_REQUESTS,
+    cleanupMs: config.RATE_LIMIT_CLEANUP_MS,
+  });
+  const app = createApp({
+    ledger,
+    waiters,
+    context,
+    logger,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    corsAllowOrigin: config.CORS_ALLOW_ORIGIN,
+    tokens: new TokenSet(config.AUTH_TOKENS),
+    metricsNeedAuth: config.METRICS_AUTH,
+    rateLimit: limiter.middleware,
+  });
   const server = createServer(app);
   await listen(server, config.HTTP_PORT, config.HOST);
   const port = (server.address() as AddressInfo).port;
@@ -84,6 +101,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const close = (shutdownDeadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS) =>
     (closing ??= (async () => {
       scheduler.stop();
+      limiter.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       waiters.releaseAll();
       // Keep-alive sockets become idle only after their last answer is sent: sweep until all are gone.

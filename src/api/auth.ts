@@ -1,0 +1,13 @@
+import type { RequestHandler } from 'express';
+import { sendError } from './errors.ts';
+import { skipsAuth } from './publicEndpoints.ts';
+import { bearerToken, type TokenSet } from './TokenSet.ts';
+
+/** With AUTH_TOKENS set, every endpoint but the contract's public ones needs `Authorization: Bearer <token>`. */
+export function requireToken(tokens: TokenSet, metricsNeedAuth: boolean): RequestHandler {
+  return (req, res, next) => {
+    if (!tokens.enabled || skipsAuth(req, metricsNeedAuth)) return next();
+    if (tokens.accepts(bearerToken(req.headers.authorization))) return next();
+    sendError(res, 401, 'Unauthorized');
+  };
+}

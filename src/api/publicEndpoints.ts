@@ -1,0 +1,16 @@
+import type { Request } from 'express';
+
+/** Probes: never behind a token, never rate limited (an orchestrator must always reach them). */
+const PROBES = new Set(['/health', '/healthz', '/live', '/ready']);
+
+export function isProbe(req: Request): boolean {
+  return req.method === 'GET' && PROBES.has(req.path);
+}
+
+/** The contract's endpoints that skip authentication (preflight is answered before auth). */
+export function skipsAuth(req: Request, metricsNeedAuth: boolean): boolean {
+  if (isProbe(req)) return true;
+  if (req.method === 'POST' && req.path === '/gc') return true;
+  if (req.method === 'GET' && req.path === '/heapstats') return true;
+  return req.method === 'GET' && req.path === '/prometheus' && !metricsNeedAuth;
+}
