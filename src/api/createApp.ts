@@ -1,10 +1,12 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { requireToken } from './auth.ts';
+import { commandLatency } from './commandLatency.ts';
 import { cors } from './cors.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jobRoutes, type JobRoutesDeps } from './jobRoutes.ts';
 import { jsonBody } from './jsonBody.ts';
+import { type MonitoringDeps, monitoringRoutes } from './monitoringRoutes.ts';
 import { requestLog } from './requestLog.ts';
 import type { TokenSet } from './TokenSet.ts';
 
@@ -15,6 +17,7 @@ export interface AppDeps extends JobRoutesDeps {
   tokens: TokenSet;
   metricsNeedAuth: boolean;
   rateLimit: RequestHandler;
+  monitoring: MonitoringDeps;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -26,7 +29,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(cors(deps.corsAllowOrigin));
   app.use(deps.rateLimit);
   app.use(requireToken(deps.tokens, deps.metricsNeedAuth));
+  app.use(monitoringRoutes({ ...deps.monitoring, ledger: deps.ledger, waiters: deps.waiters }));
   app.use(jsonBody(deps.maxBodyBytes));
+  app.use(commandLatency(deps.monitoring.metrics.latency, deps.waiters));
   app.use(jobRoutes(deps));
   // A path or method the contract does not list.
   app.use((_req, res) => sendError(res, 404, 'Not found'));

@@ -1,5 +1,6 @@
 import type { Decided } from '../domain/Decision.ts';
 import { DomainError } from '../domain/DomainError.ts';
+import type { Entry } from '../domain/entries.ts';
 import { decodeEntry, encodeEntry } from '../domain/entryCodec.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import type { Log } from '../log/Log.ts';
@@ -7,6 +8,8 @@ import type { EventBus } from '../projections/EventBus.ts';
 import type { QueueProjection } from '../projections/QueueProjection.ts';
 
 export type Outcome<R> = { ok: true; result: R; position: number } | { ok: false; error: DomainError };
+
+export type AppliedListener = (entry: Entry, position: number) => void;
 
 /**
  * The one path every change takes: decide against the current state, append
@@ -16,6 +19,7 @@ export type Outcome<R> = { ok: true; result: R; position: number } | { ok: false
  */
 export class Ledger {
   private readonly listeners: Array<() => void> = [];
+  private readonly appliedListeners: AppliedListener[] = [];
   private notifying = false;
   private notifyAgain = false;
 
@@ -34,6 +38,7 @@ export class Ledger {
       position = this.log.append(type, payload);
       this.state.apply(entry, position);
       this.bus.publish(entry, position);
+      for (const listener of this.appliedListeners) listener(entry, position);
     }
     if (position > 0) this.notify();
     return { ok: true, result: decided.result, position };
@@ -52,6 +57,14 @@ export class Ledger {
       count++;
     }
     return count;
+  }
+
+  /**
+   * Called with each entry a live command applied (throughput counters).
+   * Replay stays silent: entries recovered at start happened in an earlier process.
+   */
+  onApplied(listener: AppliedListener): void {
+    this.appliedListeners.push(listener);
   }
 
   /** Called after every change that logged entries: waiting pullers, the scheduler. */

@@ -6,12 +6,15 @@ import { createApp } from '../api/createApp.ts';
 import { rateLimit } from '../api/rateLimit.ts';
 import { TokenSet } from '../api/TokenSet.ts';
 import { SegmentedLog } from '../log/SegmentedLog.ts';
+import { ServerMetrics } from '../monitoring/ServerMetrics.ts';
 import { EventBus } from '../projections/EventBus.ts';
 import { type ProjectionHeader, QueueProjection } from '../projections/QueueProjection.ts';
 import { SnapshotDamagedError } from '../projections/SnapshotDamagedError.ts';
 import { SnapshotStore } from '../projections/SnapshotStore.ts';
+import { ThroughputStats } from '../projections/ThroughputStats.ts';
 import { commandContext } from './CommandContext.ts';
 import type { Config } from './config.ts';
+import { ConnectionCounter } from './ConnectionCounter.ts';
 import { DataDirLock } from './DataDirLock.ts';
 import { Ledger } from './Ledger.ts';
 import { PullWaiters } from './PullWaiters.ts';
@@ -51,6 +54,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const bus = new EventBus();
   const ledger = new Ledger(log, state, bus);
   const replayed = await ledger.replay(state.position + 1);
+  const stats = new ThroughputStats();
+  ledger.onApplied((entry) => stats.record(entry));
   logger.info(
     { snapshot, entries: replayed, jobs: state.jobCount, ms: Math.round(performance.now() - started) },
     'state recovered (newest valid snapshot + log after it)',
@@ -80,6 +85,9 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     maxRequests: config.RATE_LIMIT_MAX_REQUESTS,
     cleanupMs: config.RATE_LIMIT_CLEANUP_MS,
   });
+  const connections = new ConnectionCounter();
+  // Set when shutdown begins: /ready answers 503 from then on.
+  let draining = false;
   const app = createApp({
     ledger,
     waiters,
@@ -90,8 +98,16 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     tokens: new TokenSet(config.AUTH_TOKENS),
     metricsNeedAuth: config.METRICS_AUTH,
     rateLimit: limiter.middleware,
+    monitoring: {
+      stats,
+      metrics: new ServerMetrics(state, stats, { processMetrics: true }),
+      isReady: () => !draining,
+      // WebSocket and SSE connections do not exist yet.
+      connections: () => ({ tcp: connections.open, ws: 0, sse: 0 }),
+    },
   });
   const server = createServer(app);
+  connections.watch(server);
   await listen(server, config.HTTP_PORT, config.HOST);
   const port = (server.address() as AddressInfo).port;
   // Recovery leaves a large heap of garbage behind: collect it once (with --expose-gc) rather than keep it resident.
@@ -100,6 +116,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   let closing: Promise<void> | undefined;
   const close = (shutdownDeadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS) =>
     (closing ??= (async () => {
+      draining = true;
       scheduler.stop();
       limiter.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
