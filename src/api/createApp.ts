@@ -18,6 +18,8 @@ export interface AppDeps extends JobRoutesDeps {
   metricsNeedAuth: boolean;
   rateLimit: RequestHandler;
   monitoring: MonitoringDeps;
+  /** The SSE endpoints (`GET /events*`, src/api/realtime.ts): behind CORS, rate limit and auth like any route. */
+  eventStreams?: RequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -30,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(deps.rateLimit);
   app.use(requireToken(deps.tokens, deps.metricsNeedAuth));
   app.use(monitoringRoutes({ ...deps.monitoring, ledger: deps.ledger, waiters: deps.waiters }));
+  if (deps.eventStreams) app.use(deps.eventStreams);
   app.use(jsonBody(deps.maxBodyBytes));
   app.use(commandLatency(deps.monitoring.metrics.latency, deps.waiters));
   app.use(jobRoutes(deps));

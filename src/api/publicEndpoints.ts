@@ -14,3 +14,11 @@ export function skipsAuth(req: Request, metricsNeedAuth: boolean): boolean {
   if (req.method === 'GET' && req.path === '/heapstats') return true;
   return req.method === 'GET' && req.path === '/prometheus' && !metricsNeedAuth;
 }
+
+/**
+ * Event streams also take the token as `?token=`: browsers cannot set headers
+ * on EventSource (nor on WebSocket, whose upgrade is checked in src/api/ws).
+ */
+export function takesQueryToken(req: Request): boolean {
+  return req.method === 'GET' && (req.path === '/events' || req.path.startsWith('/events/'));
+}

@@ -14,6 +14,9 @@ export const progressBodySchema = z.object({
   token,
 });
 
+/** A bare lease renewal (WebSocket `Heartbeat`): progress stays as it is. */
+export const heartbeatBodySchema = z.object({ token });
+
 export type AckBody = z.infer<typeof ackBodySchema>;
 export type FailBody = z.infer<typeof failBodySchema>;
 

@@ -71,6 +71,16 @@ export interface ProgressEntry extends EntryBase {
   leaseUntil: number;
 }
 
+/**
+ * The connection that owned a lease closed (WebSocket ownership): the job
+ * goes back to `waiting` at once, keeping its attempts and its place in line.
+ */
+export interface ReleaseEntry extends EntryBase {
+  type: 'release';
+  /** The lease given up, for the audit trail. */
+  token: string;
+}
+
 /** Every dependency of a job waiting in `waiting-children` completed. */
 export interface ResolveEntry extends EntryBase {
   type: 'resolve';
@@ -96,5 +106,6 @@ export type Entry =
   | CancelEntry
   | PromoteEntry
   | ResolveEntry
-  | ProgressEntry;
+  | ProgressEntry
+  | ReleaseEntry;
 export type EntryType = Entry['type'];

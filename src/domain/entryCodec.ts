@@ -15,6 +15,7 @@ const codeOf: Record<EntryType, number> = {
   resolve: 8,
   progress: 9,
   evict: 10,
+  release: 11,
 };
 
 const typeOf = new Map<number, EntryType>(Object.entries(codeOf).map(([type, code]) => [code, type as EntryType]));

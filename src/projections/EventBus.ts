@@ -1,7 +1,11 @@
 import type { Entry } from '../domain/entries.ts';
 import { eventsOf, type JobEvent } from './jobEvents.ts';
 
-export type EventListener = (event: JobEvent, position: number) => void;
+/**
+ * `index` is the event's place among the `count` events of its entry: an
+ * entry can stand for several events, and stream cursors name each one.
+ */
+export type EventListener = (event: JobEvent, position: number, index: number, count: number) => void;
 
 /** Fans the events of applied entries out to in-process subscribers (SSE, WebSocket, metrics). */
 export class EventBus {
@@ -14,8 +18,9 @@ export class EventBus {
 
   publish(entry: Entry, position: number): void {
     if (this.listeners.size === 0) return;
-    for (const event of eventsOf(entry)) {
-      for (const listener of this.listeners) listener(event, position);
+    const events = eventsOf(entry);
+    for (let index = 0; index < events.length; index++) {
+      for (const listener of this.listeners) listener(events[index], position, index, events.length);
     }
   }
 }

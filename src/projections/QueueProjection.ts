@@ -134,6 +134,12 @@ export class QueueProjection implements JobsView {
         }
         return;
       }
+      case 'release': {
+        // Attempts and runAt stay: the job re-enters the ready heap at its original place.
+        const job = this.mustGet(entry.jobId);
+        this.endLease(job);
+        return this.move(job, 'waiting');
+      }
       case 'cancel':
         return this.drop(this.mustGet(entry.jobId));
       case 'evict':

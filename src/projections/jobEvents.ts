@@ -50,6 +50,9 @@ export function eventsOf(entry: Entry): JobEvent[] {
       return [{ eventType: 'removed', ...base, prev: entry.prev }];
     case 'progress':
       return [{ eventType: 'progress', ...base, progress: entry.progress }];
+    case 'release':
+      // Back to waiting without a failure: the retry of an attempt that never ended.
+      return [{ eventType: 'retried', ...base, prev: 'active' }];
     case 'promote':
     case 'resolve':
       return [];

@@ -84,6 +84,8 @@ const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer('SHUTDOWN_TIMEOUT_MS', 100, 3_600_000, 30_000),
   // Room for a 10 MiB `data` plus the other fields and JSON overhead.
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1024 * MiB, 11 * MiB),
+  // Bytes an SSE stream or WebSocket may have waiting for a slow client before it is cut (it reconnects and replays).
+  STREAM_BUFFER_BYTES: integer('STREAM_BUFFER_BYTES', 1024, 1024 * MiB, MiB),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from '../api/createApp.ts';
+import { createRealtime } from '../api/realtime.ts';
 import { rateLimit } from '../api/rateLimit.ts';
 import { TokenSet } from '../api/TokenSet.ts';
 import { SegmentedLog } from '../log/SegmentedLog.ts';
@@ -85,6 +86,19 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     maxRequests: config.RATE_LIMIT_MAX_REQUESTS,
     cleanupMs: config.RATE_LIMIT_CLEANUP_MS,
   });
+  const realtime = createRealtime({
+    bus,
+    log,
+    ledger,
+    waiters,
+    context,
+    tokens: new TokenSet(config.AUTH_TOKENS),
+    limiter,
+    logger,
+    corsAllowOrigin: config.CORS_ALLOW_ORIGIN,
+    maxBuffered: config.STREAM_BUFFER_BYTES,
+    maxPayload: config.MAX_BODY_BYTES,
+  });
   const connections = new ConnectionCounter();
   // Set when shutdown begins: /ready answers 503 from then on.
   let draining = false;
@@ -98,15 +112,16 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     tokens: new TokenSet(config.AUTH_TOKENS),
     metricsNeedAuth: config.METRICS_AUTH,
     rateLimit: limiter.middleware,
+    eventStreams: realtime.sseRoutes,
     monitoring: {
       stats,
       metrics: new ServerMetrics(state, stats, { processMetrics: true }),
       isReady: () => !draining,
-      // WebSocket and SSE connections do not exist yet.
-      connections: () => ({ tcp: connections.open, ws: 0, sse: 0 }),
+      connections: () => ({ tcp: connections.open, ...realtime.counts() }),
     },
   });
   const server = createServer(app);
+  realtime.attach(server);
   connections.watch(server);
   await listen(server, config.HTTP_PORT, config.HOST);
   const port = (server.address() as AddressInfo).port;
@@ -120,6 +135,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       scheduler.stop();
       limiter.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Streams end and WebSocket-owned jobs go back to waiting while the log is still open.
+      const realtimeClosed = realtime.close();
       waiters.releaseAll();
       // Keep-alive sockets become idle only after their last answer is sent: sweep until all are gone.
       const sweep = setInterval(() => server.closeIdleConnections(), 10);
@@ -127,6 +144,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       const cut = setTimeout(() => server.closeAllConnections(), 1000);
       server.closeIdleConnections();
       await stopped;
+      await realtimeClosed;
       clearInterval(sweep);
       clearTimeout(cut);
       // The log is the truth and is flushed first; the final snapshot only speeds up the next start.

@@ -1,0 +1,220 @@
+import type { Logger } from 'pino';
+import { type RawData, WebSocket } from 'ws';
+import { decideRelease, type Lease } from '../../domain/decideRelease.ts';
+import type { EventCursor } from '../../projections/eventCursor.ts';
+import type { EventFeed, FeedEvent, FeedSink } from '../../projections/EventFeed.ts';
+import { type Answer, type CommandClient, type CommandDeps, COMMANDS, type Message, OPEN_COMMANDS } from './wsCommands.ts';
+
+export interface WsClientDeps extends CommandDeps {
+  feed: EventFeed;
+  logger: Logger;
+  /** Unsent bytes after which a slow client is disconnected (STREAM_BUFFER_BYTES). */
+  maxBuffered: number;
+}
+
+const FRAME = Symbol('ws frame');
+
+/** The event as a text frame's bytes, encoded once however many sockets send it. */
+function frameOf(item: FeedEvent): Buffer {
+  return item.render(FRAME, (e) => Buffer.from(JSON.stringify(e.event)));
+}
+
+/** Below this many unsent bytes a replay goes on sending. */
+const REPLAY_HIGH_WATER = 64 * 1024;
+/** A socket closed for being slow that has not finished closing by then is destroyed. */
+const CUT_GRACE_MS = 5000;
+/** Close code for a client that cannot keep up: "try again later" (it reconnects). */
+export const CLOSE_TOO_SLOW = 1013;
+export const CLOSE_GOING_AWAY = 1001;
+/** Owned leases beyond which those no longer held are pruned (jobs acked or re-leased elsewhere). */
+const PRUNE_LEASES_AT = 10_000;
+
+/**
+ * One WebSocket connection: job events out, commands in. Commands may be
+ * pipelined; each answer carries its command's `reqId` and is sent when the
+ * command is done (durable commands after their fsync), so answers may come
+ * in another order than their commands. The connection owns the leases pulled
+ * through it: when it closes, the jobs it still holds go back to waiting.
+ */
+export class WsClient implements FeedSink, CommandClient {
+  private authenticated = true;
+  private closed = false;
+  private cutting = false;
+  /** jobId → token of the leases pulled here. */
+  private readonly leases = new Map<string, string>();
+  private readonly closers = new Set<() => void>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: WsClientDeps,
+    queue: string | null,
+    from: EventCursor | null,
+    private readonly onGone: (client: WsClient) => void,
+  ) {
+    ws.on('message', (data: RawData) => this.receive(data));
+    ws.on('close', () => this.gone());
+    ws.on('error', (err: Error) => deps.logger.debug({ err }, 'websocket error'));
+    this.unsubscribe = deps.feed.subscribe(from, queue, this);
+  }
+
+  // ---- commands ----
+
+  private receive(data: RawData): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(data.toString());
+    } catch {
+      return this.send({ ok: false, error: 'Invalid JSON' });
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      return this.send({ ok: false, error: 'A command must be a JSON object' });
+    }
+    const reqId = (message as Message).reqId;
+    // Never let a failing command reject unhandled (that would stop the process): answer it.
+    this.run(message as Message).then(
+      (answer) => this.answer(answer, reqId),
+      (err: unknown) => {
+        this.deps.logger.error({ err }, 'websocket command failed');
+        this.answer({ ok: false, error: 'Internal server error' }, reqId);
+      },
+    );
+  }
+
+  private async run(message: Message): Promise<Answer> {
+    if (typeof message.cmd !== 'string' || message.cmd === '') return { ok: false, error: 'cmd is required' };
+    const name = message.cmd.toUpperCase();
+    const command = COMMANDS.get(name);
+    if (!command) return { ok: false, error: `Unknown command: ${message.cmd}` };
+    if (!this.authenticated && !OPEN_COMMANDS.has(name)) return { ok: false, error: 'Unauthorized' };
+    return command(message, this, this.deps);
+  }
+
+  private answer(answer: Answer, reqId: unknown): void {
+    this.send(reqId === undefined ? answer : { ...answer, reqId });
+  }
+
+  private send(body: object): void {
+    if (this.closed || this.cutting || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify(body));
+    this.checkBacklog();
+  }
+
+  // ---- CommandClient ----
+
+  own(lease: Lease): void {
+    if (this.closed) {
+      // The pull finished after the connection closed: nobody can work on it.
+      this.release([lease]);
+      return;
+    }
+    this.leases.set(lease.jobId, lease.token);
+    if (this.leases.size > PRUNE_LEASES_AT) this.pruneLeases();
+  }
+
+  disown(jobId: string): void {
+    this.leases.delete(jobId);
+  }
+
+  onClose(cancel: () => void): () => void {
+    if (this.closed) {
+      cancel();
+      return () => {};
+    }
+    this.closers.add(cancel);
+    return () => this.closers.delete(cancel);
+  }
+
+  setAuthenticated(authenticated: boolean): void {
+    this.authenticated = authenticated;
+  }
+
+  // ---- FeedSink ----
+
+  deliver(events: readonly FeedEvent[], catchingUp: boolean): void {
+    // An unauthenticated connection (failed `Auth`) gets no events until it authenticates again.
+    if (!this.authenticated) return;
+    for (const event of events) {
+      if (this.closed || this.cutting || this.ws.readyState !== WebSocket.OPEN) return;
+      this.ws.send(frameOf(event), { binary: false });
+    }
+    // A replay waits for the client between chunks instead; live events cannot wait.
+    if (!catchingUp) this.checkBacklog();
+  }
+
+  whenWritable(): Promise<void> {
+    return new Promise((resolve) => {
+      const poll = () => {
+        if (this.closed || this.ws.bufferedAmount <= REPLAY_HIGH_WATER) resolve();
+        else setTimeout(poll, 5);
+      };
+      poll();
+    });
+  }
+
+  fail(reason: string): void {
+    this.cut(reason);
+  }
+
+  // ---- lifecycle ----
+
+  /** Server shutdown: the jobs held here go back to waiting now, while the log is open. */
+  shutdown(): void {
+    this.releaseOwned();
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  /** True when the socket had to be cut for having too much unsent. */
+  private checkBacklog(): boolean {
+    if (this.ws.bufferedAmount <= this.deps.maxBuffered) return false;
+    this.cut(`client too slow: more than ${this.deps.maxBuffered} bytes unsent`);
+    return true;
+  }
+
+  private cut(reason: string): void {
+    if (this.closed || this.cutting) return;
+    this.cutting = true;
+    this.deps.logger.info({ reason }, 'websocket closed: client too slow');
+    // The close frame queues behind what is unsent; a client that reads nothing is dropped after a grace period.
+    this.ws.close(CLOSE_TOO_SLOW, 'Client too slow: reconnect');
+    setTimeout(() => this.ws.terminate(), CUT_GRACE_MS).unref();
+  }
+
+  private gone(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    for (const cancel of this.closers) cancel();
+    this.closers.clear();
+    this.releaseOwned();
+    this.onGone(this);
+  }
+
+  private releaseOwned(): void {
+    if (this.leases.size === 0) return;
+    const leases = [...this.leases].map(([jobId, token]) => ({ jobId, token }));
+    this.leases.clear();
+    this.release(leases);
+  }
+
+  private release(leases: Lease[]): void {
+    try {
+      const outcome = this.deps.ledger.run((view) => decideRelease(view, leases, this.deps.context()));
+      if (outcome.ok && outcome.result.length > 0) this.deps.logger.debug({ jobs: outcome.result }, 'released the jobs of a closed websocket');
+    } catch (err) {
+      // Only after shutdown closed the log; restart recovers the leases, which then expire.
+      this.deps.logger.warn({ err }, 'could not release the jobs of a closed websocket');
+    }
+  }
+
+  private pruneLeases(): void {
+    for (const [jobId, token] of this.leases) {
+      const job = this.deps.ledger.state.job(jobId);
+      if (!job || job.state !== 'active' || job.token !== token) this.leases.delete(jobId);
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import type { DecideContext } from '../../domain/DecideContext.ts';
+import { decideAck } from '../../domain/decideAck.ts';
+import { decideCancel } from '../../domain/decideCancel.ts';
+import { decideFail } from '../../domain/decideFail.ts';
+import { decideProgress } from '../../domain/decideProgress.ts';
+import { decidePull, type PullResult } from '../../domain/decidePull.ts';
+import { decidePush } from '../../domain/decidePush.ts';
+import type { Lease } from '../../domain/decideRelease.ts';
+import type { DomainError } from '../../domain/DomainError.ts';
+import { type ParseResult, parsePushOptions, parseQueueName } from '../../domain/pushOptions.ts';
+import type { Ledger, Outcome } from '../../server/Ledger.ts';
+import type { PullWaiters } from '../../server/PullWaiters.ts';
+import { jobView } from '../jobView.ts';
+import {
+  ackBodySchema,
+  failBodySchema,
+  heartbeatBodySchema,
+  parseOptionalBody,
+  parsePullTimeout,
+  progressBodySchema,
+} from '../requestSchemas.ts';
+import type { TokenSet } from '../TokenSet.ts';
+
+/** A command as received: a JSON object with `cmd` and the command's fields. */
+export type Message = Record<string, unknown>;
+
+/** What a command answers (the connection adds the `reqId`). */
+export type Answer = { ok: true; [field: string]: unknown } | { ok: false; error: string };
+
+export interface CommandDeps {
+  ledger: Ledger;
+  waiters: PullWaiters;
+  context: () => DecideContext;
+  tokens: TokenSet;
+}
+
+/** The connection a command came on: it owns the leases pulled through it. */
+export interface CommandClient {
+  /** A lease pulled on this connection: released if the connection closes while the job is still held. */
+  own(lease: Lease): void;
+  /** The job left this connection's hands (acked, failed, cancelled). */
+  disown(jobId: string): void;
+  /** Runs `cancel` if the connection closes first; returns the deregistration. */
+  onClose(cancel: () => void): () => void;
+  /** The result of the last `Auth` command. */
+  setAuthenticated(authenticated: boolean): void;
+}
+
+type Command = (message: Message, client: CommandClient, deps: CommandDeps) => Answer | Promise<Answer>;
+
+const refuse = (error: string): Answer => ({ ok: false, error });
+const refuseDomain = (error: DomainError): Answer => refuse(error.message);
+
+function jobIdOf(message: Message): ParseResult<string> {
+  const id = message.id;
+  return typeof id === 'string' && id !== '' ? { ok: true, value: id } : { ok: false, error: 'id must be a non-empty string' };
+}
+
+function queueOf(message: Message): ParseResult<string> {
+  return typeof message.queue === 'string' ? parseQueueName(message.queue) : { ok: false, error: 'queue is required' };
+}
+
+/** Answers with `ok` once the command's entries are on disk, like the HTTP endpoints. */
+async function durably(ledger: Ledger, outcome: Outcome<unknown>, whenOk: () => void = () => {}): Promise<Answer> {
+  if (!outcome.ok) return refuseDomain(outcome.error);
+  whenOk();
+  await ledger.durable(outcome.position);
+  return { ok: true };
+}
+
+const push: Command = async (message, _client, { ledger, context }) => {
+  const queue = queueOf(message);
+  if (!queue.ok) return refuse(queue.error);
+  // The command's own fields (cmd, reqId, queue) are not push options: the schema drops unknown fields.
+  const options = parsePushOptions(message);
+  if (!options.ok) return refuse(options.error);
+  const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()));
+  if (!outcome.ok) return refuseDomain(outcome.error);
+  if (options.value.durable) await ledger.durable(outcome.position);
+  return { ok: true, id: outcome.result.id };
+};
+
+const pull: Command = async (message, client, { ledger, waiters, context }) => {
+  const queue = queueOf(message);
+  if (!queue.ok) return refuse(queue.error);
+  // Same rules as the HTTP query parameter (integer ms >= 0, capped at one minute).
+  const timeout = parsePullTimeout(message.timeout === undefined ? undefined : String(message.timeout));
+  if (!timeout.ok) return refuse(timeout.error);
+  let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()));
+  if (outcome.ok && outcome.result === null && timeout.value > 0) {
+    const waiting = waiters.wait(queue.value, timeout.value);
+    const forget = client.onClose(waiting.cancel);
+    outcome = await waiting.outcome;
+    forget();
+  }
+  if (!outcome.ok) return refuseDomain(outcome.error);
+  if (outcome.result === null) return { ok: true, job: null, token: null };
+  client.own(outcome.result);
+  // Render now: by the time the fsync returns, the job may already have moved on.
+  const job = ledger.state.job(outcome.result.jobId);
+  const answer: Answer = { ok: true, job: job ? jobView(job) : null, token: outcome.result.token };
+  await ledger.durable(outcome.position);
+  return answer;
+};
+
+const ack: Command = (message, client, { ledger, context }) => {
+  const id = jobIdOf(message);
+  if (!id.ok) return refuse(id.error);
+  const body = parseOptionalBody(ackBodySchema, message);
+  if (!body.ok) return refuse(body.error);
+  const { token, result } = body.value;
+  const outcome = ledger.run((view) => decideAck(view, id.value, token, result, context()));
+  return durably(ledger, outcome, () => client.disown(id.value));
+};
+
+const fail: Command = (message, client, { ledger, context }) => {
+  const id = jobIdOf(message);
+  if (!id.ok) return refuse(id.error);
+  const body = parseOptionalBody(failBodySchema, message);
+  if (!body.ok) return refuse(body.error);
+  const { token, error } = body.value;
+  const outcome = ledger.run((view) => decideFail(view, id.value, token, error, context()));
+  return durably(ledger, outcome, () => client.disown(id.value));
+};
+
+const progress: Command = (message, _client, { ledger, context }) => {
+  const id = jobIdOf(message);
+  if (!id.ok) return refuse(id.error);
+  const body = parseOptionalBody(progressBodySchema, message);
+  if (!body.ok) return refuse(body.error);
+  const { token, progress: value, message: text } = body.value;
+  return durably(ledger, ledger.run((view) => decideProgress(view, id.value, token, value, text, context())));
+};
+
+/** A lease renewal that leaves the progress as it is. */
+const heartbeat: Command = (message, _client, { ledger, context }) => {
+  const id = jobIdOf(message);
+  if (!id.ok) return refuse(id.error);
+  const body = parseOptionalBody(heartbeatBodySchema, message);
+  if (!body.ok) return refuse(body.error);
+  return durably(ledger, ledger.run((view) => decideProgress(view, id.value, body.value.token, undefined, undefined, context())));
+};
+
+const getJob: Command = (message, _client, { ledger }) => {
+  const id = jobIdOf(message);
+  if (!id.ok) return refuse(id.error);
+  const job = ledger.state.job(id.value);
+  return job ? { ok: true, job: jobView(job) } : refuse('Job not found');
+};
+
+const cancel: Command = (message, client, { ledger, context }) => {
+  const id = jobIdOf(message);
+  if (!id.ok) return refuse(id.error);
+  return durably(ledger, ledger.run((view) => decideCancel(view, id.value, context())), () => client.disown(id.value));
+};
+
+const ping: Command = () => ({ ok: true, pong: Date.now() });
+
+/** Re-authenticates the connection: a wrong token leaves it unauthenticated until a good one comes. */
+const auth: Command = (message, client, { tokens }) => {
+  const token = typeof message.token === 'string' ? message.token : undefined;
+  const accepted = !tokens.enabled || tokens.accepts(token);
+  client.setAuthenticated(accepted);
+  return accepted ? { ok: true } : refuse('Invalid token');
+};
+
+/** By upper-cased `cmd`: the contract writes `PUSH` and `Auth`, clients may write either way. */
+export const COMMANDS: ReadonlyMap<string, Command> = new Map([
+  ['PUSH', push],
+  ['PULL', pull],
+  ['ACK', ack],
+  ['FAIL', fail],
+  ['PROGRESS', progress],
+  ['HEARTBEAT', heartbeat],
+  ['GETJOB', getJob],
+  ['CANCEL', cancel],
+  ['PING', ping],
+  ['AUTH', auth],
+]);
+
+/** Commands an unauthenticated connection (after a failed `Auth`) may still send. */
+export const OPEN_COMMANDS: ReadonlySet<string> = new Set(['AUTH', 'PING']);
