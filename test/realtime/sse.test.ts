@@ -256,3 +256,25 @@ describe('SSE with AUTH_TOKENS', () => {
     assert.equal(res.status, 401);
   });
 });
+
+describe('SSE and the server’s own decisions', () => {
+  it('a lease that runs out arrives as stalled, then failed and retried', async () => {
+    const srv = await startServer({ env: { LOCK_TTL_MS: '150' } });
+    const q = qname('stall');
+    const c = await Sse.open(srv.url, `/events/queues/${q}`);
+    try {
+      await c.until(() => c.messages.length >= 1, 'connect');
+      const id = await srv.push(q, { data: 1, backoff: 0, maxAttempts: 2 });
+      assert.equal((await srv.pull(q)).job.id, id);
+      await c.until(() => c.events.some((m) => m.json.eventType === 'retried'), 'the stall to be decided and streamed');
+      const after = c.events.map((m) => m.json).filter((e) => ['stalled', 'failed', 'retried'].includes(e.eventType));
+      assert.deepEqual(after.map((e) => e.eventType), ['stalled', 'failed', 'retried']);
+      assert.equal(after[1].error, 'lease expired (job stalled)');
+      assert.equal(after[2].prev, 'active');
+      for (const e of after) assert.equal(e.jobId, id);
+    } finally {
+      c.close();
+      await srv.stop();
+    }
+  });
+});
