@@ -56,9 +56,7 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
 
   router.delete('/jobs/:id', async (req, res) => {
     const outcome = ledger.run((view) => decideCancel(view, req.params.id, context()));
-    if (!outcome.ok) return sendDomainError(res, outcome.error);
-    await ledger.durable(outcome.position);
-    res.json({ ok: true });
+    await answerDone(res, ledger, outcome);
   });
 
   router.post('/jobs/:id/ack', async (req, res) => {
@@ -66,9 +64,7 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
     if (!body.ok) return sendError(res, 400, body.error);
     const { token, result } = body.value;
     const outcome = ledger.run((view) => decideAck(view, req.params.id, token, result, context()));
-    if (!outcome.ok) return sendDomainError(res, outcome.error);
-    await ledger.durable(outcome.position);
-    res.json({ ok: true });
+    await answerDone(res, ledger, outcome);
   });
 
   router.post('/jobs/:id/fail', async (req, res) => {
@@ -76,9 +72,7 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
     if (!body.ok) return sendError(res, 400, body.error);
     const { token, error } = body.value;
     const outcome = ledger.run((view) => decideFail(view, req.params.id, token, error, context()));
-    if (!outcome.ok) return sendDomainError(res, outcome.error);
-    await ledger.durable(outcome.position);
-    res.json({ ok: true });
+    await answerDone(res, ledger, outcome);
   });
 
   router.post('/jobs/:id/progress', async (req, res) => {
@@ -86,12 +80,17 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
     if (!body.ok) return sendError(res, 400, body.error);
     const { token, progress, message } = body.value;
     const outcome = ledger.run((view) => decideProgress(view, req.params.id, token, progress, message, context()));
-    if (!outcome.ok) return sendDomainError(res, outcome.error);
-    await ledger.durable(outcome.position);
-    res.json({ ok: true });
+    await answerDone(res, ledger, outcome);
   });
 
   return router;
+}
+
+/** A command whose answer is just `{ok:true}`, sent once its entries are on disk. */
+async function answerDone(res: Response, ledger: Ledger, outcome: Outcome<unknown>): Promise<void> {
+  if (!outcome.ok) return sendDomainError(res, outcome.error);
+  await ledger.durable(outcome.position);
+  res.json({ ok: true });
 }
 
 async function answerPull(res: Response, ledger: Ledger, outcome: Outcome<PullResult | null>): Promise<void> {
