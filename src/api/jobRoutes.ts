@@ -1,17 +1,15 @@
 import { Router, type Response } from 'express';
 import type { DecideContext } from '../domain/DecideContext.ts';
-import { decideAck } from '../domain/decideAck.ts';
 import { decideCancel } from '../domain/decideCancel.ts';
-import { decideFail } from '../domain/decideFail.ts';
-import { decideProgress } from '../domain/decideProgress.ts';
 import { decidePull, type PullResult } from '../domain/decidePull.ts';
 import { decidePush } from '../domain/decidePush.ts';
-import { parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
+import { type ParseResult, parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../server/Ledger.ts';
 import type { PullWaiters } from '../server/PullWaiters.ts';
 import { sendDomainError, sendError } from './errors.ts';
+import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from './jobCommands.ts';
 import { jobView } from './jobView.ts';
-import { ackBodySchema, failBodySchema, parseOptionalBody, parsePullTimeout, progressBodySchema } from './requestSchemas.ts';
+import { parsePullTimeout } from './requestSchemas.ts';
 
 export interface JobRoutesDeps {
   ledger: Ledger;
@@ -59,29 +57,15 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
     await answerDone(res, ledger, outcome);
   });
 
-  router.post('/jobs/:id/ack', async (req, res) => {
-    const body = parseOptionalBody(ackBodySchema, req.body);
-    if (!body.ok) return sendError(res, 400, body.error);
-    const { token, result } = body.value;
-    const outcome = ledger.run((view) => decideAck(view, req.params.id, token, result, context()));
-    await answerDone(res, ledger, outcome);
-  });
+  /** A command answered `{ok:true}` once durable; a body that does not parse is a 400. */
+  const runJobCommand = async (res: Response, command: ParseResult<JobDecision>) => {
+    if (!command.ok) return sendError(res, 400, command.error);
+    await answerDone(res, ledger, ledger.run((view) => command.value(view, context())));
+  };
 
-  router.post('/jobs/:id/fail', async (req, res) => {
-    const body = parseOptionalBody(failBodySchema, req.body);
-    if (!body.ok) return sendError(res, 400, body.error);
-    const { token, error } = body.value;
-    const outcome = ledger.run((view) => decideFail(view, req.params.id, token, error, context()));
-    await answerDone(res, ledger, outcome);
-  });
-
-  router.post('/jobs/:id/progress', async (req, res) => {
-    const body = parseOptionalBody(progressBodySchema, req.body);
-    if (!body.ok) return sendError(res, 400, body.error);
-    const { token, progress, message } = body.value;
-    const outcome = ledger.run((view) => decideProgress(view, req.params.id, token, progress, message, context()));
-    await answerDone(res, ledger, outcome);
-  });
+  router.post('/jobs/:id/ack', (req, res) => runJobCommand(res, ackCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/fail', (req, res) => runJobCommand(res, failCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/progress', (req, res) => runJobCommand(res, progressCommand(req.params.id, req.body)));
 
   return router;
 }
@@ -99,9 +83,5 @@ async function answerPull(res: Response, ledger: Ledger, outcome: Outcome<PullRe
     res.json({ ok: true, job: null, token: null });
     return;
   }
-  // Render now: by the time the fsync returns, the job may already have moved on.
-  const job = ledger.state.job(outcome.result.jobId);
-  const body = { ok: true, job: job ? jobView(job) : null, token: outcome.result.token };
-  await ledger.durable(outcome.position);
-  res.json(body);
+  res.json(await pulledAnswer(ledger, outcome.result, outcome.position));
 }

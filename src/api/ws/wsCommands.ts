@@ -1,7 +1,5 @@
 import type { DecideContext } from '../../domain/DecideContext.ts';
-import { decideAck } from '../../domain/decideAck.ts';
 import { decideCancel } from '../../domain/decideCancel.ts';
-import { decideFail } from '../../domain/decideFail.ts';
 import { decideProgress } from '../../domain/decideProgress.ts';
 import { decidePull, type PullResult } from '../../domain/decidePull.ts';
 import { decidePush } from '../../domain/decidePush.ts';
@@ -10,15 +8,9 @@ import type { DomainError } from '../../domain/DomainError.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../../server/Ledger.ts';
 import type { PullWaiters } from '../../server/PullWaiters.ts';
+import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from '../jobCommands.ts';
 import { jobView } from '../jobView.ts';
-import {
-  ackBodySchema,
-  failBodySchema,
-  heartbeatBodySchema,
-  parseOptionalBody,
-  parsePullTimeout,
-  progressBodySchema,
-} from '../requestSchemas.ts';
+import { heartbeatBodySchema, parseOptionalBody, parsePullTimeout } from '../requestSchemas.ts';
 import type { TokenSet } from '../TokenSet.ts';
 
 /** A command as received: a JSON object with `cmd` and the command's fields. */
@@ -96,41 +88,25 @@ const pull: Command = async (message, client, { ledger, waiters, context }) => {
   if (!outcome.ok) return refuseDomain(outcome.error);
   if (outcome.result === null) return { ok: true, job: null, token: null };
   client.own(outcome.result);
-  // Render now: by the time the fsync returns, the job may already have moved on.
-  const job = ledger.state.job(outcome.result.jobId);
-  const answer: Answer = { ok: true, job: job ? jobView(job) : null, token: outcome.result.token };
-  await ledger.durable(outcome.position);
-  return answer;
+  return pulledAnswer(ledger, outcome.result, outcome.position);
 };
 
-const ack: Command = (message, client, { ledger, context }) => {
-  const id = jobIdOf(message);
-  if (!id.ok) return refuse(id.error);
-  const body = parseOptionalBody(ackBodySchema, message);
-  if (!body.ok) return refuse(body.error);
-  const { token, result } = body.value;
-  const outcome = ledger.run((view) => decideAck(view, id.value, token, result, context()));
-  return durably(ledger, outcome, () => client.disown(id.value));
-};
+/** A job command by id, parsed as over HTTP; `whenOk` runs once it is decided (before the fsync). */
+function jobCommand(build: (id: string, body: unknown) => ParseResult<JobDecision>, whenOk?: (id: string, client: CommandClient) => void): Command {
+  return (message, client, { ledger, context }) => {
+    const id = jobIdOf(message);
+    if (!id.ok) return refuse(id.error);
+    const command = build(id.value, message);
+    if (!command.ok) return refuse(command.error);
+    const outcome = ledger.run((view) => command.value(view, context()));
+    return durably(ledger, outcome, () => whenOk?.(id.value, client));
+  };
+}
 
-const fail: Command = (message, client, { ledger, context }) => {
-  const id = jobIdOf(message);
-  if (!id.ok) return refuse(id.error);
-  const body = parseOptionalBody(failBodySchema, message);
-  if (!body.ok) return refuse(body.error);
-  const { token, error } = body.value;
-  const outcome = ledger.run((view) => decideFail(view, id.value, token, error, context()));
-  return durably(ledger, outcome, () => client.disown(id.value));
-};
-
-const progress: Command = (message, _client, { ledger, context }) => {
-  const id = jobIdOf(message);
-  if (!id.ok) return refuse(id.error);
-  const body = parseOptionalBody(progressBodySchema, message);
-  if (!body.ok) return refuse(body.error);
-  const { token, progress: value, message: text } = body.value;
-  return durably(ledger, ledger.run((view) => decideProgress(view, id.value, token, value, text, context())));
-};
+const disown = (id: string, client: CommandClient) => client.disown(id);
+const ack = jobCommand(ackCommand, disown);
+const fail = jobCommand(failCommand, disown);
+const progress = jobCommand(progressCommand);
 
 /** A lease renewal that leaves the progress as it is. */
 const heartbeat: Command = (message, _client, { ledger, context }) => {
