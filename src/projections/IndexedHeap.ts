@@ -35,12 +35,6 @@ export class IndexedHeap<T> {
     this.up(this.items.length - 1);
   }
 
-  pop(): T | undefined {
-    const top = this.items[0];
-    if (top !== undefined) this.remove(top);
-    return top;
-  }
-
   remove(item: T): void {
     const index = this.slot.get(item);
     if (index < 0 || this.items[index] !== item) return;
@@ -77,10 +71,6 @@ export class IndexedHeap<T> {
       if (left + 1 < this.items.length) stack.push(left + 1);
     }
     return found;
-  }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    yield* this.items;
   }
 
   private up(index: number): boolean {

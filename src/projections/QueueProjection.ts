@@ -303,7 +303,7 @@ export class QueueProjection implements JobsView {
   // ---- transitions ----
 
   private applyPush(source: Job, position: number): void {
-    const job = storedJob(jobValues(source as StoredJob));
+    const job = storedJob(jobValues(source));
     job.seq = position;
     this.insert(job);
   }

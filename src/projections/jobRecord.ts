@@ -1,4 +1,4 @@
-import type { Backoff, JobState, RepeatSpec } from '../domain/job.ts';
+import type { Backoff, Job, JobState, RepeatSpec } from '../domain/job.ts';
 import type { StoredJob } from './StoredJob.ts';
 
 /**
@@ -9,7 +9,8 @@ import type { StoredJob } from './StoredJob.ts';
  */
 export type JobValues = unknown[];
 
-export function jobValues(job: StoredJob): JobValues {
+/** A pushed job has no push position yet: `seq` is set once its entry has one. */
+export function jobValues(job: Job & { seq?: number; endedAt?: number | null }): JobValues {
   return [
     job.id,
     job.queue,
