@@ -1,7 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { requireToken } from './auth.ts';
-import { commandLatency } from './commandLatency.ts';
 import { cors } from './cors.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jobRoutes, type JobRoutesDeps } from './jobRoutes.ts';
@@ -34,8 +33,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(monitoringRoutes({ ...deps.monitoring, ledger: deps.ledger, waiters: deps.waiters }));
   if (deps.eventStreams) app.use(deps.eventStreams);
   app.use(jsonBody(deps.maxBodyBytes));
-  app.use(commandLatency(deps.monitoring.metrics.latency, deps.waiters));
-  app.use(jobRoutes(deps));
+  app.use(jobRoutes({ ...deps, recordLatency: (command, ms) => deps.monitoring.metrics.latency[command].observe(ms) }));
   // A path or method the contract does not list.
   app.use((_req, res) => sendError(res, 404, 'Not found'));
   app.use(errorHandler(deps.logger));

@@ -11,17 +11,33 @@ import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswe
 import { jobView } from './jobView.ts';
 import { parsePullTimeout } from './requestSchemas.ts';
 
+export type TimedCommand = 'push' | 'pull' | 'ack';
+
 export interface JobRoutesDeps {
   ledger: Ledger;
   waiters: PullWaiters;
   context: () => DecideContext;
+  /** Latency of a carried-out (2xx) push, pull or ack: request to answer, fsync wait included. */
+  recordLatency?: (command: TimedCommand, ms: number) => void;
 }
 
 /** The job endpoints: parse, run the command through the ledger, answer once durable. */
-export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
+export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutesDeps): Router {
   const router = Router();
 
+  /** Starts timing `command` for this answer; the returned function drops the measurement. */
+  const time = (res: Response, command: TimedCommand): (() => void) => {
+    if (!recordLatency) return () => {};
+    const started = performance.now();
+    const record = () => {
+      if (res.statusCode >= 200 && res.statusCode < 300) recordLatency(command, performance.now() - started);
+    };
+    res.once('finish', record);
+    return () => res.off('finish', record);
+  };
+
   router.post('/queues/:queue/jobs', async (req, res) => {
+    time(res, 'push');
     const queue = parseQueueName(req.params.queue);
     if (!queue.ok) return sendError(res, 400, queue.error);
     const options = parsePushOptions(req.body);
@@ -33,12 +49,15 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
   });
 
   router.get('/queues/:queue/jobs', async (req, res) => {
+    const untime = time(res, 'pull');
     const queue = parseQueueName(req.params.queue);
     if (!queue.ok) return sendError(res, 400, queue.error);
     const timeout = parsePullTimeout(req.query.timeout);
     if (!timeout.ok) return sendError(res, 400, timeout.error);
     let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()));
     if (outcome.ok && outcome.result === null && timeout.value > 0) {
+      // A pull that parks measures how long the queue stayed empty, not the server.
+      untime();
       const waiting = waiters.wait(queue.value, timeout.value);
       res.on('close', waiting.cancel);
       outcome = await waiting.outcome;
@@ -63,7 +82,10 @@ export function jobRoutes({ ledger, waiters, context }: JobRoutesDeps): Router {
     await answerDone(res, ledger, ledger.run((view) => command.value(view, context())));
   };
 
-  router.post('/jobs/:id/ack', (req, res) => runJobCommand(res, ackCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/ack', (req, res) => {
+    time(res, 'ack');
+    return runJobCommand(res, ackCommand(req.params.id, req.body));
+  });
   router.post('/jobs/:id/fail', (req, res) => runJobCommand(res, failCommand(req.params.id, req.body)));
   router.post('/jobs/:id/progress', (req, res) => runJobCommand(res, progressCommand(req.params.id, req.body)));
 
