@@ -80,6 +80,12 @@ export class QueueProjection implements JobsView {
   private snapshotEpochs = 0;
   /** Queues that gained a ready job since the last `takeReadyQueues`. */
   private readonly readied = new Set<string>();
+  /**
+   * Jobs removed (cancel, evict, remove on finish) by entries that may not be
+   * durable yet: id → position of the removal, in position order. A "not
+   * found" waits for that position; `forgetRemovalsThrough` drops what is on disk.
+   */
+  private readonly removals = new Map<string, number>();
   position = 0;
 
   apply(entry: Entry, position: number): void {
@@ -170,6 +176,20 @@ export class QueueProjection implements JobsView {
 
   readyCount(queue: string): number {
     return this.queues.get(queue)?.ready.size ?? 0;
+  }
+
+  /** Log position of the last entry that changed or removed job `id`; 0 when none since this process started. */
+  lastChangeOf(id: string): number {
+    return this.jobs.get(id)?.changedAt ?? this.removals.get(id) ?? 0;
+  }
+
+  /** Forgets the removals at or before `position`, once the log is durable up to it. */
+  forgetRemovalsThrough(position: number): void {
+    if (this.removals.size === 0) return;
+    for (const [id, removedAt] of this.removals) {
+      if (removedAt > position) return;
+      this.removals.delete(id);
+    }
   }
 
   dependentsOf(id: string): Iterable<string> {
@@ -305,6 +325,8 @@ export class QueueProjection implements JobsView {
   private applyPush(source: Job, position: number): void {
     const job = storedJob(jobValues(source));
     job.seq = position;
+    job.changedAt = position;
+    this.removals.delete(job.id);
     this.insert(job);
   }
 
@@ -365,6 +387,7 @@ export class QueueProjection implements JobsView {
     this.releaseUniqueKey(job);
     this.ttls.remove(job);
     this.jobs.delete(job.id);
+    this.removals.set(job.id, this.position);
     for (const dependency of job.dependsOn) {
       const set = this.dependents.get(dependency);
       set?.delete(job.id);
@@ -390,7 +413,10 @@ export class QueueProjection implements JobsView {
     return queue;
   }
 
-  /** The job an entry changes. Every change of an existing job goes through here, so snapshots copy on write here. */
+  /**
+   * The job an entry changes. Every change of an existing job goes through
+   * here, so snapshots copy on write here and the job's last change is noted here.
+   */
   private mustGet(id: string): StoredJob {
     const job = this.jobs.get(id);
     // An entry naming a job the state does not have means the log and the fold disagree: stop, don't guess.
@@ -400,6 +426,7 @@ export class QueueProjection implements JobsView {
       snapshot.preserved.push({ ...job });
       job.snapshotEpoch = snapshot.epoch;
     }
+    job.changedAt = this.position;
     return job;
   }
 }
