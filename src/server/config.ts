@@ -104,7 +104,7 @@ const configSchema = z.object({
   // Nesting depth of a request body or WebSocket command, checked before parsing (deep JSON breaks recursive code later).
   MAX_JSON_DEPTH: integer('MAX_JSON_DEPTH', 1, 10_000, 64),
   // Commands of one WebSocket not answered yet (parked long-polls included); beyond, a command is refused, not queued.
-  WS_MAX_INFLIGHT: integer('WS_MAX_INFLIGHT', 1, 1_000_000, 256),
+  WS_MAX_INFLIGHT: integer('WS_MAX_INFLIGHT', 1, 1_000_000, 1024),
   // Long-polling pulls parked on one queue; beyond, a pull is refused with 503.
   MAX_WAITERS_PER_QUEUE: integer('MAX_WAITERS_PER_QUEUE', 1, 10_000_000, 10_000),
   // Event-stream replays (`?from=`, Last-Event-ID) reading the log at once; later ones wait their turn.
