@@ -18,7 +18,7 @@ describe('WebSocket Origin', () => {
     }
     // Nothing was opened by the refused ones.
     assert.equal((await srv.request('GET', '/health')).json.connections.ws, 0);
-    for (const headers of [{}, { origin: 'https://good.example' }, { origin: 'HTTPS://GOOD.EXAMPLE' }]) {
+    for (const headers of [{}, { origin: 'https://good.example' }, { origin: 'HTTPS://GOOD.EXAMPLE' }] as Array<Record<string, string>>) {
       const ws = await WsTestClient.connect(srv.port, '/ws/queues/q', headers);
       assert.equal((await ws.request({ cmd: 'Ping' })).ok, true, JSON.stringify(headers));
       ws.close();
