@@ -93,7 +93,9 @@ describe('MAX_JSON_DEPTH (default 64)', () => {
     const answer = JSON.parse(output.replace('sending', '')) as { status: number; ms: number };
     assert.equal(answer.status, 400);
     assert.ok(answer.ms < 3000, `refused in ${answer.ms} ms`);
-    assert.ok(Math.max(...healthTimes) < 200, `/health answered within 200 ms while the body was handled: ${healthTimes.map(Math.round).join(', ')}`);
+    // Idle, /health stays under ~60 ms here; the bound leaves room for a loaded CI machine. Before the
+    // depth check, parsing this body stalled the server for seconds (and overflowed the stack after).
+    assert.ok(Math.max(...healthTimes) < 1000, `/health answered within 1 s while the body was handled: ${healthTimes.map(Math.round).join(', ')}`);
   });
 
   it('WebSocket: a too-deep command gets an error answer and the socket stays usable', async () => {
