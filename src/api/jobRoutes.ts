@@ -5,7 +5,7 @@ import { decidePull, type PullResult } from '../domain/decidePull.ts';
 import { decidePush } from '../domain/decidePush.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../server/Ledger.ts';
-import type { PullWaiters } from '../server/PullWaiters.ts';
+import { type PullWaiters, tooManyWaiters } from '../server/PullWaiters.ts';
 import { sendDomainError, sendError } from './errors.ts';
 import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from './jobCommands.ts';
 import { jobView } from './jobView.ts';
@@ -63,6 +63,10 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
       // A pull that parks measures how long the queue stayed empty, not the server.
       untime();
       const waiting = waiters.wait(queue.value, timeout.value);
+      if (!waiting) {
+        res.setHeader('Retry-After', '1');
+        return sendError(res, 503, tooManyWaiters(queue.value, waiters.maxPerQueue));
+      }
       res.on('close', waiting.cancel);
       outcome = await waiting.outcome;
     }

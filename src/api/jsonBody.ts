@@ -1,11 +1,29 @@
+import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import { sendError } from './errors.ts';
+import { nestedDeeperThan, tooDeepMessage } from './jsonDepth.ts';
+
+/** An error body-parser passes on with our status and message (see errors.ts). */
+function bodyError(status: number, message: string, type: string): Error {
+  return Object.assign(new Error(message), { status, type });
+}
+
+/** The body as UTF-8 bytes for the depth scan: declared UTF-16 bodies are decoded first. */
+function utf8Bytes(body: Buffer, encoding: string): Uint8Array {
+  if (/^utf-?8$/i.test(encoding)) return body;
+  try {
+    return Buffer.from(new TextDecoder(encoding).decode(body), 'utf8');
+  } catch {
+    throw bodyError(415, `unsupported charset "${encoding.toUpperCase()}"`, 'charset.unsupported');
+  }
+}
 
 /**
  * Bodies are JSON. A body sent with another declared content type is refused
- * rather than guessed at; one with no content type is read as JSON.
+ * rather than guessed at; one with no content type is read as JSON. A body
+ * nested deeper than `maxDepth` is refused before it is parsed.
  */
-export function jsonBody(limitBytes: number): RequestHandler[] {
+export function jsonBody(limitBytes: number, maxDepth: number): RequestHandler[] {
   const requireJson: RequestHandler = (req, res, next) => {
     const type = req.headers['content-type'];
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -14,5 +32,9 @@ export function jsonBody(limitBytes: number): RequestHandler[] {
     }
     next();
   };
-  return [requireJson, express.json({ limit: limitBytes, strict: false, type: () => true })];
+  // body-parser calls `verify` with the raw bytes before JSON.parse; what it throws becomes the answer.
+  const verify = (_req: IncomingMessage, _res: unknown, body: Buffer, encoding: string) => {
+    if (nestedDeeperThan(utf8Bytes(body, encoding), maxDepth)) throw bodyError(400, tooDeepMessage(maxDepth), 'entity.too.deep');
+  };
+  return [requireJson, express.json({ limit: limitBytes, strict: false, type: () => true, verify })];
 }

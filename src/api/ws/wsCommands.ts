@@ -7,7 +7,7 @@ import type { Lease } from '../../domain/decideRelease.ts';
 import type { DomainError } from '../../domain/DomainError.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../../server/Ledger.ts';
-import type { PullWaiters } from '../../server/PullWaiters.ts';
+import { type PullWaiters, tooManyWaiters } from '../../server/PullWaiters.ts';
 import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from '../jobCommands.ts';
 import { jobView } from '../jobView.ts';
 import { heartbeatBodySchema, parseOptionalBody, parsePullTimeout } from '../requestSchemas.ts';
@@ -91,6 +91,7 @@ const pull: Command = async (message, client, { ledger, waiters, context }) => {
   let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()));
   if (outcome.ok && outcome.result === null && timeout.value > 0) {
     const waiting = waiters.wait(queue.value, timeout.value);
+    if (!waiting) return refuse(tooManyWaiters(queue.value, waiters.maxPerQueue));
     const forget = client.onClose(waiting.cancel);
     outcome = await waiting.outcome;
     forget();
