@@ -42,7 +42,7 @@ async function startNode(log: HeldLog): Promise<Node> {
   await ledger.replay();
   const waiters = new PullWaiters(ledger, context);
   const app = express();
-  app.use(jsonBody(1 << 20));
+  app.use(jsonBody(1 << 20, 64));
   app.use(jobRoutes({ ledger, waiters, context }));
   app.use(errorHandler(pino({ level: 'silent' })));
   const server = app.listen(0, '127.0.0.1');
