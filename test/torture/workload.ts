@@ -88,7 +88,12 @@ export async function pushOne(epoch: Epoch, ch: Channel, rng: Prng): Promise<voi
   }
   rec.existence = 'absent';
   serverError(epoch, `push ${JSON.stringify(body)}`, reply);
-  if (reply.status < 500) {
+  // A dependency cancelled (or completed and removed) by another client meanwhile: a refusal is right.
+  const depGone = dependsOn.some((id) => {
+    const d = oracle.byId.get(id);
+    return d !== undefined && !oracle.usableAsDependency(d);
+  });
+  if (reply.status < 500 && !(depGone && String(reply.json?.error).startsWith('Dependency job not found'))) {
     const deps = dependsOn.map((id) => {
       const d = oracle.byId.get(id);
       return d ? `${id}: epoch ${d.epoch}, ${d.existence}, sent ${d.pushSentAt} answered ${d.pushAnsweredAt}${d.completed ? ', completed' : ''}` : `${id}: unknown`;
