@@ -5,7 +5,7 @@
  * never came (the server was killed) throws: its outcome is unknown.
  */
 import { httpCall } from './httpCall.ts';
-import type { Transport } from './oracle.ts';
+import type { LeaseRec, Transport } from './oracle.ts';
 import { WsRpc } from './wsRpc.ts';
 
 export interface Reply {
@@ -57,6 +57,8 @@ export class HttpChannel implements Channel {
 
 export class WsChannel implements Channel {
   readonly via = 'ws' as const;
+  /** Every lease pulled through this socket: the server releases those still held when the client closes it. */
+  readonly leases: LeaseRec[] = [];
 
   constructor(readonly rpc: WsRpc) {}
 

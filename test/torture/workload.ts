@@ -158,7 +158,9 @@ export async function pullOne(epoch: Epoch, ch: Channel, rng: Prng): Promise<Hel
   landed(epoch, sentAt);
   const rec = epoch.oracle.pulled(reply.json.job, reply.json.token, ch.via, epoch.number, sentAt);
   if (!rec) return null;
-  return { rec, lease: epoch.oracle.leaseOf(rec, reply.json.token) as LeaseRec };
+  const lease = epoch.oracle.leaseOf(rec, reply.json.token) as LeaseRec;
+  if (ch instanceof WsChannel) ch.leases.push(lease);
+  return { rec, lease };
 }
 
 export async function cancelOne(epoch: Epoch, ch: Channel, rng: Prng): Promise<void> {
@@ -246,8 +248,9 @@ async function wsActor(epoch: Epoch, rng: Prng): Promise<void> {
       }
       ch.rpc.close();
       const closedAt = Date.now();
-      if (taken) taken.lease.endedAt = closedAt;
-      for (const held of mine.splice(0)) held.lease.endedAt = closedAt;
+      // Released by the server: the ones in hand, and those dropped or parked in the shared pool.
+      for (const lease of ch.leases) lease.endedAt ??= closedAt;
+      mine.splice(0);
       epoch.oracle.count('websocket closed holding leases');
       ch = await WsChannel.open(epoch.srv.port);
     },
