@@ -15,7 +15,7 @@ after(async () => {
 
 it('survives 8 SIGKILLs with nothing acknowledged lost or undone', { timeout: 120_000 }, async () => {
   const seed = Number(process.env.TORTURE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  const summary = await runCrashLoop({ kills: 8, seed, walFlushMs: [2, 10], killAfterMs: [50, 600], lockTtlMs: 2000, drainTimeoutMs: 30_000 });
+  const summary = await runCrashLoop({ kills: 8, seed, walFlushMs: [2, 10], killAfterMs: [30, 400], lockTtlMs: 1500, drainTimeoutMs: 30_000 });
   const shown = summary.violations.slice(0, 20).map((v) => `[${v.kind}] ${v.detail}`).join('\n');
   assert.equal(summary.violations.length, 0, `seed ${seed} (TORTURE_SEED=${seed} to replay): ${summary.violations.length} violations:\n${shown}`);
   assert.equal(summary.kills, 8);
