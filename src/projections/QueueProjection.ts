@@ -73,6 +73,7 @@ export class QueueProjection implements JobsView {
   /** Finished jobs in the order they finished, for retention. */
   private readonly retiredJobs = { completed: new Map<string, StoredJob>(), failed: new Map<string, StoredJob>() };
   private readonly uniqueKeys = new Map<string, string>();
+  /** Dependency id → jobs pushed while that job was retained and not completed. Emptied when it completes or leaves. */
   private readonly dependents = new Map<string, Set<string>>();
   /** Counts pulls; orders groups by how recently they were served. */
   private serveClock = 0;
@@ -122,6 +123,8 @@ export class QueueProjection implements JobsView {
         job.endedAt = entry.at;
         this.endLease(job);
         this.move(job, 'completed');
+        // Its dependents no longer wait for it (the resolve entries that follow were decided already).
+        this.dependents.delete(job.id);
         if (entry.remove) this.drop(job);
         return;
       }
@@ -194,6 +197,14 @@ export class QueueProjection implements JobsView {
 
   dependentsOf(id: string): Iterable<string> {
     return this.dependents.get(id) ?? [];
+  }
+
+  awaits(dependentId: string, dependencyId: string): boolean {
+    const dependency = this.jobs.get(dependencyId);
+    if (!dependency || dependency.state === 'completed') return false;
+    // Push order tells incarnations apart: a job pushed after the dependent reuses the id of the one it named.
+    const dependent = this.jobs.get(dependentId);
+    return dependent === undefined || dependency.seq < dependent.seq;
   }
 
   dueDelayed(now: number, limit: number): Readonly<Job>[] {
@@ -310,6 +321,10 @@ export class QueueProjection implements JobsView {
     projection.serveClock = header.serveClock;
     for (const [queue, group, at] of header.served) projection.queue(queue).ready.restoreServedMark(group, at);
     for await (const chunk of records) for (const values of chunk as JobValues[]) projection.insert(storedJob(values));
+    // Records come in no particular order: link dependents once every job is in.
+    for (const job of projection.jobs.values()) projection.linkDependencies(job);
+    // Older snapshots carried served marks of queues that had no job left.
+    for (const [name, queue] of projection.queues) if (jobsIn(queue) === 0) projection.queues.delete(name);
     projection.readied.clear();
     // Records arrive in snapshot order, not finish order: retention needs the latter.
     for (const retired of Object.values(projection.retiredJobs)) {
@@ -328,6 +343,7 @@ export class QueueProjection implements JobsView {
     job.changedAt = position;
     this.removals.delete(job.id);
     this.insert(job);
+    this.linkDependencies(job);
   }
 
   /** Adds a job in whatever state it is, with every index that state implies. */
@@ -338,12 +354,17 @@ export class QueueProjection implements JobsView {
     const live = isLive(job.state);
     if (live && job.ttl !== null && job.startedAt === null) this.ttls.push(job);
     if (live && job.uniqueKey) this.uniqueKeys.set(uniqueKeyOf(job.queue, job.uniqueKey), job.id);
+    this.enter(job, job.state);
+  }
+
+  /** Indexes `job` under each dependency it still awaits: the dependents index never points at a later job reusing an id. */
+  private linkDependencies(job: StoredJob): void {
     for (const dependency of job.dependsOn) {
+      if (!this.awaits(job.id, dependency)) continue;
       let set = this.dependents.get(dependency);
       if (!set) this.dependents.set(dependency, (set = new Set()));
       set.add(job.id);
     }
-    this.enter(job, job.state);
   }
 
   /** Moves a job between states, keeping indexes, counts and unique keys in step. */
@@ -381,9 +402,11 @@ export class QueueProjection implements JobsView {
     }
   }
 
-  /** The job leaves the state; its history stays in the log. */
+  /** The job leaves the state; its history stays in the log. A queue left without jobs is forgotten. */
   private drop(job: StoredJob): void {
     this.leave(job);
+    const queue = this.queue(job.queue);
+    if (jobsIn(queue) === 0) this.queues.delete(queue.name);
     this.releaseUniqueKey(job);
     this.ttls.remove(job);
     this.jobs.delete(job.id);
@@ -429,6 +452,12 @@ export class QueueProjection implements JobsView {
     job.changedAt = this.position;
     return job;
   }
+}
+
+/** Jobs of a queue in any state: none left means nothing of the queue needs remembering. */
+function jobsIn(queue: QueueState): number {
+  const { counts } = queue;
+  return counts.waiting + counts.delayed + counts.active + counts.completed + counts.failed + counts['waiting-children'];
 }
 
 function uniqueKeyOf(queue: string, key: string): string {

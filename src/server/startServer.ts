@@ -79,7 +79,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     failedMax: config.DLQ_MAX,
   });
   const waiters = new PullWaiters(ledger, context, config.MAX_WAITERS_PER_QUEUE);
-  const scheduler = new Scheduler(ledger, context);
+  const scheduler = new Scheduler(ledger, context, logger);
   scheduler.start();
 
   const limiter = rateLimit({
