@@ -1,10 +1,13 @@
 import type { DecideContext } from '../domain/DecideContext.ts';
 import { decideDue } from '../domain/decideDue.ts';
 import { nextEviction } from '../domain/retention.ts';
+import { isLogUnavailable } from '../log/logUnavailable.ts';
 import type { Ledger } from './Ledger.ts';
 
 const BATCH = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** While the log refuses changes (disk full), due work is tried again this often. */
+const UNAVAILABLE_RETRY_MS = 1000;
 
 /**
  * The server's own client: one timer on the earliest deadline in the state.
@@ -40,10 +43,18 @@ export class Scheduler {
     this.armedFor = null;
     if (this.stopped) return;
     let decided: number;
-    do {
-      const outcome = this.ledger.run((view) => decideDue(view, this.context(), BATCH));
-      decided = outcome.ok ? outcome.result : 0;
-    } while (decided >= BATCH);
+    try {
+      do {
+        const outcome = this.ledger.run((view) => decideDue(view, this.context(), BATCH));
+        decided = outcome.ok ? outcome.result : 0;
+      } while (decided >= BATCH);
+    } catch (err) {
+      if (!isLogUnavailable(err)) throw err;
+      // The deadline is already due: rearming would spin. Nothing was applied; look again later.
+      this.armedFor = Date.now() + UNAVAILABLE_RETRY_MS;
+      this.timer = setTimeout(() => this.tick(), UNAVAILABLE_RETRY_MS);
+      return;
+    }
     this.rearm();
   }
 

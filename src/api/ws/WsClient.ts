@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type RawData, WebSocket } from 'ws';
 import { decideRelease, type Lease } from '../../domain/decideRelease.ts';
+import { isLogUnavailable } from '../../log/logUnavailable.ts';
 import type { EventCursor } from '../../projections/eventCursor.ts';
 import type { EventFeed, FeedEvent, FeedSink } from '../../projections/EventFeed.ts';
 import { type Answer, type CommandClient, type CommandDeps, COMMANDS, type Message, OPEN_COMMANDS } from './wsCommands.ts';
@@ -75,6 +76,8 @@ export class WsClient implements FeedSink, CommandClient {
     this.run(message as Message).then(
       (answer) => this.answer(answer, reqId),
       (err: unknown) => {
+        // Disk full or log failed: the same reason the HTTP routes give with their 503.
+        if (isLogUnavailable(err)) return this.answer({ ok: false, error: err.message }, reqId);
         this.deps.logger.error({ err }, 'websocket command failed');
         this.answer({ ok: false, error: 'Internal server error' }, reqId);
       },
