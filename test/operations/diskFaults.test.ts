@@ -80,6 +80,9 @@ test('disk full: 503 for changes, /ready 503, reads go on, resumes by itself whe
   for (let n = 0; n < 5; n++) acknowledged.set(await server.push(queue, { data: { n, pad: BIG }, durable: true }), n);
   const pulled = await server.pull(queue);
   assert.ok(pulled.job);
+  // Comes due while the disk is full: the scheduler must wait for the log, not throw from its timer.
+  const delayed = await server.push(queue, { data: { n: 300 }, delay: 400, durable: true });
+  acknowledged.set(delayed, 300);
 
   const filler = join(mount, 'filler');
   fillDisk(filler);
@@ -109,6 +112,7 @@ test('disk full: 503 for changes, /ready 503, reads go on, resumes by itself whe
   for (const [id, n] of acknowledged) assert.equal((await server.getJob(id)).data.n, n);
   assert.equal((await server.request('GET', '/health')).status, 200);
   assert.equal((await server.getJob(pulled.job.id)).state, 'active', 'the refused ack changed nothing');
+  assert.equal((await server.getJob(delayed)).state, 'delayed', 'due, but its promotion waits for the disk');
   assert.ok(server.alive);
   assert.match(server.output(), /"msg":"disk full: the write-ahead log is stalled/);
 
@@ -121,6 +125,7 @@ test('disk full: 503 for changes, /ready 503, reads go on, resumes by itself whe
   acknowledged.set(await server.push(queue, { data: { n: 200, pad: BIG }, durable: true }), 200);
   const ack = await server.ack(pulled.job.id, { token: pulled.token });
   assert.equal(ack.status, 200, ack.describe);
+  await waitFor(async () => (await server.getJob(delayed)).state === 'waiting', 5000, 50);
 
   // kill -9 and restart: everything acknowledged is there; the log had no partial record to cut.
   await server.kill();
@@ -130,9 +135,9 @@ test('disk full: 503 for changes, /ready 503, reads go on, resumes by itself whe
   assert.equal((await restarted.getJob(pulled.job.id)).state, 'completed');
   assert.doesNotMatch(restarted.output(), /torn tail/);
   // The push answered 503 after its entry was applied was written when space came back (an unknown outcome for
-  // its client): 4 never pulled + that one + n=200 wait; the refused ones left no trace.
+  // its client): 4 never pulled + that one + n=200 + the delayed one wait; the refused ones left no trace.
   const health = await restarted.request('GET', '/health');
-  assert.deepEqual([health.json.queues.waiting, health.json.queues.active, health.json.queues.completed], [6, 0, 1], health.describe);
+  assert.deepEqual([health.json.queues.waiting, health.json.queues.active, health.json.queues.completed], [7, 0, 1], health.describe);
   t.diagnostic(`503 for the applied push after ${stalledMs} ms; resumed ${resumedMs} ms after space was freed`);
   await restarted.stop();
 });
