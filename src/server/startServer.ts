@@ -127,7 +127,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       stats,
       metrics: new ServerMetrics(state, stats, { processMetrics: true }),
       // Not ready while the log cannot take changes (disk full, or failed) so that traffic goes elsewhere.
-      isReady: () => !draining && log.unavailable === undefined,
+      isReady: () => !draining && !log.stalled && log.failure === undefined,
       connections: () => ({ tcp: connections.open, ...realtime.counts() }),
     },
   });
