@@ -1,6 +1,9 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './server/config.ts';
-import { startServer } from './server/startServer.ts';
+import { type RunningServer, startServer } from './server/startServer.ts';
+
+/** After a fatal log error, the longest time given to in-flight requests before the process exits. */
+const FATAL_GRACE_MS = 2000;
 
 /** Process entry: configuration, logging, signals. */
 async function main(): Promise<void> {
@@ -19,11 +22,26 @@ async function main(): Promise<void> {
     level: config.LOG_LEVEL,
     redact: { paths: ['headers.authorization', '*.headers.authorization', 'token', '*.token'], censor: '[redacted]' },
   });
-  const server = await startServer(config, logger, (err) => {
-    logger.fatal({ err }, 'write-ahead log failed: stopping; restart recovers from what is on disk');
-    process.exit(1);
-  });
-  logger.info({ host: config.HOST, port: server.port, dataDir: config.DATA_DIR }, 'listening');
+  let server: RunningServer | undefined;
+  let failing = false;
+  // The log failed for good (EIO or the like; a full disk only stalls it): changes already answer 503 and
+  // /ready fails. Stop the way SIGTERM does, briefly, so what is in flight gets its 503; then exit non-zero
+  // for a supervisor to restart us. Recovery replays the valid prefix, which holds everything acknowledged.
+  const onFatal = (err: Error) => {
+    logger.fatal({ err }, 'write-ahead log failed: stopping; restart recovers everything acknowledged from disk');
+    if (failing) return;
+    failing = true;
+    if (!server) process.exit(1);
+    const graceMs = Math.min(config.SHUTDOWN_TIMEOUT_MS, FATAL_GRACE_MS);
+    setTimeout(() => process.exit(1), graceMs).unref();
+    server.close(Date.now() + graceMs).then(
+      () => process.exit(1),
+      () => process.exit(1),
+    );
+  };
+  server = await startServer(config, logger, onFatal);
+  const running = server;
+  logger.info({ host: config.HOST, port: running.port, dataDir: config.DATA_DIR }, 'listening');
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
@@ -32,7 +50,7 @@ async function main(): Promise<void> {
       logger.fatal({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time');
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS).unref();
-    server.close(deadline).then(
+    running.close(deadline).then(
       () => process.exit(0),
       (err) => {
         logger.fatal({ err }, 'shutdown failed');

@@ -3,9 +3,11 @@
  * buffer flushed by group commit, crash recovery on open. See
  * docs/log-format.md for the on-disk format and the recovery rules.
  */
-import { stat, unlink, type FileHandle } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GroupCommit } from './GroupCommit.ts';
+import type { LogFile, WrapLogFile } from './LogFile.ts';
+import type { LogStalledError } from './LogStalledError.ts';
 import type { Log, LogRecord } from './Log.ts';
 import type { IoCounters, LogStats } from './LogStats.ts';
 import type { LogWriteError } from './LogWriteError.ts';
@@ -32,6 +34,20 @@ export interface SegmentedLogOptions {
    * (a timer flush): the owner should stop and recover from disk.
    */
   onFailure?: (error: LogWriteError) => void;
+  /**
+   * Called when a flush finds the disk full (ENOSPC, EDQUOT): the log stalls,
+   * refuses appends and retries the write until it succeeds, then calls
+   * `onResume`. See GroupCommit.
+   */
+  onStall?: (error: LogStalledError) => void;
+  onResume?: () => void;
+  /** While stalled, how long a `sync` waits before it is rejected with a LogStalledError (default 1000 ms). */
+  stallAnswerMs?: number;
+  /** First retry of a stalled flush (default 50 ms), doubling up to `maxStallRetryMs` (default 1000 ms). */
+  stallRetryMs?: number;
+  maxStallRetryMs?: number;
+  /** Wraps each segment file the writer uses: fault injection in tests. */
+  wrapFile?: WrapLogFile;
 }
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -48,20 +64,15 @@ export class SegmentedLog implements Log {
     const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'WriteAheadLogWarning'));
     const io: IoCounters = { fsyncs: 0, flushes: 0, bytesWritten: 0 };
     const recovered = await recoverLog(options.dir, warn, io);
-    return new SegmentedLog(
-      options.dir,
-      segmentBytes,
-      flushIntervalMs,
-      recovered.segments,
-      recovered.activeHandle,
-      io,
-      options.onFailure,
-    );
+    return new SegmentedLog(options, segmentBytes, flushIntervalMs, recovered.segments, recovered.activeHandle, io);
   }
 
   private readonly segments: Segment[];
   private readonly buffer = new WriteBuffer();
-  /** Runs taken by the flush in progress and not yet durable; readers serve them from memory. */
+  /**
+   * Runs taken by a flush and not yet durable; readers serve them from memory.
+   * A flush that failed on a full disk leaves them here for the retry.
+   */
   private inFlight: PendingRun[] = [];
   private readonly writer: SegmentWriter;
   private readonly commit: GroupCommit;
@@ -71,25 +82,34 @@ export class SegmentedLog implements Log {
   private closing: Promise<void> | undefined;
   private deletions: Promise<unknown> = Promise.resolve();
 
+  private readonly dir: string;
+
   private constructor(
-    private readonly dir: string,
+    options: SegmentedLogOptions,
     private readonly segmentBytes: number,
     flushIntervalMs: number,
     segments: Segment[],
-    activeHandle: FileHandle,
+    activeFile: LogFile,
     private readonly io: IoCounters,
-    onFailure?: (error: LogWriteError) => void,
   ) {
+    this.dir = options.dir;
     this.segments = segments;
     const active = segments[segments.length - 1];
     this.last = active.lastPosition;
     this.diskPosition = this.last;
-    this.writer = new SegmentWriter(activeHandle, active, io);
+    this.writer = new SegmentWriter(activeFile, active, io, options.wrapFile);
     this.commit = new GroupCommit(
-      { hasBuffered: () => !this.buffer.isEmpty, flushBuffered: () => this.flushBuffered() },
-      flushIntervalMs,
+      { hasBuffered: () => !this.buffer.isEmpty || this.inFlight.length > 0, flushBuffered: () => this.flushBuffered() },
       this.last,
-      onFailure,
+      {
+        intervalMs: flushIntervalMs,
+        stallAnswerMs: options.stallAnswerMs,
+        retryMs: options.stallRetryMs,
+        maxRetryMs: options.maxStallRetryMs,
+        onFailure: options.onFailure,
+        onStall: options.onStall,
+        onResume: options.onResume,
+      },
     );
   }
 
@@ -114,10 +134,20 @@ export class SegmentedLog implements Log {
     return this.commit.failure;
   }
 
+  /** Why appends are refused now, if they are: the disk is full (stalled), or a write failed for good. */
+  get unavailable(): LogWriteError | LogStalledError | undefined {
+    return this.commit.unavailable;
+  }
+
+  /** True while a full disk holds writes back (appends refused, retrying). */
+  get stalled(): boolean {
+    return this.commit.isStalled;
+  }
+
   append(type: number, payload: Uint8Array): number {
     if (this.closing) throw new Error('write-ahead log is closed');
-    const failure = this.commit.failure;
-    if (failure) throw failure;
+    const unavailable = this.commit.unavailable;
+    if (unavailable) throw unavailable;
     checkRecord(type, payload);
     const size = frameBytes(payload.length);
     let segment = this.segments[this.segments.length - 1];
@@ -198,9 +228,10 @@ export class SegmentedLog implements Log {
   }
 
   private async flushBuffered(): Promise<number> {
-    const runs = this.buffer.take();
-    this.inFlight = runs.slice();
-    for (const run of runs) {
+    // Runs a failed flush left (disk full) go first: the writer cut them back to their record boundary.
+    for (const run of this.buffer.take()) this.inFlight.push(run);
+    while (this.inFlight.length > 0) {
+      const run = this.inFlight[0] as PendingRun;
       await this.writer.writeRun(run);
       // Same turn: readers see these records on disk exactly when they leave memory.
       run.segment.writtenBytes = run.fileOffset + run.bytes;

@@ -5,9 +5,10 @@
  * log); their record counts come from the next segment's name, and readers
  * verify their checksums as they go.
  */
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { crc32c } from './crc32c.ts';
+import { durableMkdir } from './durableMkdir.ts';
 import { LogCorruptionError, truncationRepair } from './LogCorruptionError.ts';
 import type { IoCounters } from './LogStats.ts';
 import { MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES } from './recordCodec.ts';
@@ -26,7 +27,7 @@ export interface RecoveredLog {
 export type Warn = (message: string) => void;
 
 export async function recoverLog(dir: string, warn: Warn, io: IoCounters): Promise<RecoveredLog> {
-  await createDirectory(resolve(dir), io);
+  io.fsyncs += await durableMkdir(dir);
   const files = await listSegmentFiles(dir);
   if (files.length === 0) {
     const first: SegmentFile = { firstPosition: 1, name: segmentFileName(1), path: join(dir, segmentFileName(1)) };
@@ -49,17 +50,6 @@ export async function recoverLog(dir: string, warn: Warn, io: IoCounters): Promi
   await fsyncDirectory(dir);
   io.fsyncs++;
   return { segments, activeHandle: last.handle };
-}
-
-/** mkdir -p, then fsync the parent of every directory it created so the new entries survive a crash. */
-async function createDirectory(dir: string, io: IoCounters): Promise<void> {
-  const topCreated = await mkdir(dir, { recursive: true });
-  if (topCreated === undefined) return;
-  for (let created = dir; ; created = dirname(created)) {
-    await fsyncDirectory(dirname(created));
-    io.fsyncs++;
-    if (created === topCreated || dirname(created) === created) return;
-  }
 }
 
 /** An older segment: check its header; its record count is the gap to the next segment's name. */

@@ -1,9 +1,13 @@
 import { decodeEntry } from '../domain/entryCodec.ts';
 import type { Log } from '../log/Log.ts';
+import { LogStalledError } from '../log/LogStalledError.ts';
 import type { EventBus } from './EventBus.ts';
 import { type EventCursor, eventId } from './eventCursor.ts';
 import { eventsOf, type JobEvent } from './jobEvents.ts';
 import { ReplaySlots } from './ReplaySlots.ts';
+
+/** After a sync refused because the disk is full, the next try (the log itself retries the write meanwhile). */
+const STALLED_SYNC_RETRY_MS = 100;
 
 /** One job event with its stream id (see eventCursor.ts). */
 export class FeedEvent {
@@ -168,9 +172,14 @@ export class EventFeed {
         this.deliverDurable();
         this.pump();
       },
-      () => {
-        // The log failed: the server is stopping, and these events never became facts.
+      (err: unknown) => {
         this.syncing = false;
+        // Disk full: the log keeps retrying and these entries will be durable; wait with them.
+        if (err instanceof LogStalledError) {
+          setTimeout(() => this.pump(), STALLED_SYNC_RETRY_MS).unref();
+          return;
+        }
+        // The log failed: the server is stopping, and these events never became facts.
         this.pending = [];
       },
     );

@@ -1,42 +1,54 @@
-import { mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Level } from 'level';
+import { durableMkdir } from '../log/durableMkdir.ts';
+
+/** Directory of the small LevelDB whose LOCK file is the data directory's lock. */
+export const LOCK_DB_NAME = 'server.lock';
 
 /**
- * One server per data directory: two writers appending to the same log
- * would interleave records. The lock file holds the owner's pid; a file left
- * by a process that no longer runs (kill -9) is taken over.
+ * One server per data directory: two writers appending to the same log would
+ * interleave records, and recovery could cut a tail the other is writing.
+ *
+ * The lock is a kernel lock, not a pid file: LevelDB takes an fcntl lock on
+ * its LOCK file, which the kernel drops when the process dies however it
+ * dies (kill -9 included), and which holds across containers sharing the
+ * directory whatever their pids. No native code of our own: classic-level
+ * is already here for the snapshots. A `LOCK` pid file left in DATA_DIR by
+ * older versions is ignored.
  */
 export class DataDirLock {
-  private constructor(private readonly path: string) {}
+  private constructor(private readonly db: Level<string, string>) {}
 
+  /** Creates `dataDir` if needed (durably) and locks it; throws DataDirInUseError when another process holds it. */
   static async acquire(dataDir: string): Promise<DataDirLock> {
-    await mkdir(dataDir, { recursive: true });
-    const path = join(dataDir, 'LOCK');
+    const path = join(dataDir, LOCK_DB_NAME);
+    await durableMkdir(path);
+    const db = new Level<string, string>(path);
     try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number((await readFile(path, 'utf8')).trim());
-      if (Number.isInteger(owner) && owner !== process.pid && isRunning(owner)) {
-        throw new Error(`DATA_DIR ${dataDir} is in use by process ${owner} (lock file ${path})`);
-      }
-      await writeFile(path, String(process.pid));
+      await db.open();
+    } catch (error) {
+      // classic-level reports LEVEL_DATABASE_NOT_OPEN with the reason (LEVEL_LOCKED) as its cause.
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+      if (cause?.code === 'LEVEL_LOCKED') throw new DataDirInUseError(dataDir, join(path, 'LOCK'), { cause: error });
+      const detail = typeof cause?.message === 'string' ? cause.message : (error as Error).message;
+      throw new Error(`cannot lock DATA_DIR ${dataDir}: ${detail}`, { cause: error });
     }
-    return new DataDirLock(path);
+    return new DataDirLock(db);
   }
 
   async release(): Promise<void> {
-    await unlink(this.path).catch(() => undefined);
+    await this.db.close().catch(() => undefined);
   }
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+export class DataDirInUseError extends Error {
+  override readonly name = 'DataDirInUseError';
+
+  constructor(dataDir: string, lockFile: string, options?: ErrorOptions) {
+    super(
+      `DATA_DIR ${dataDir} is in use by another ledgerq server (it holds the lock on ${lockFile}); ` +
+        'stop that server or give this one another DATA_DIR',
+      options,
+    );
   }
 }

@@ -3,6 +3,7 @@ import { decideDue } from '../domain/decideDue.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import { nextEviction } from '../domain/retention.ts';
 import type { QueueProjection } from '../projections/QueueProjection.ts';
+import { isLogUnavailable } from '../log/logUnavailable.ts';
 import type { Ledger } from './Ledger.ts';
 
 const BATCH = 1000;
@@ -30,6 +31,8 @@ export interface SchedulerLogger {
 
 /** What the scheduler uses of the ledger. */
 export type SchedulerLedger = Pick<Ledger, 'run' | 'afterChange'> & { readonly state: JobsView & Pick<QueueProjection, 'nextDeadline'> };
+/** While the log refuses changes (disk full), due work is tried again this often. */
+const UNAVAILABLE_RETRY_MS = 1000;
 
 /**
  * The server's own client: one timer on the earliest deadline in the state.
@@ -88,10 +91,15 @@ export class Scheduler {
       this.failures = 0;
       this.retryAt = 0;
     } catch (err) {
-      this.failures++;
-      const retryInMs = Math.min(RETRY_FIRST_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
-      this.retryAt = this.clock.now() + retryInMs;
-      this.logger.error({ err, failures: this.failures, retryInMs }, 'scheduler tick failed; due work is retried later');
+      if (isLogUnavailable(err)) {
+        // Disk full: nothing was applied, and the deadline is already due, so rearming at once would spin.
+        this.retryAt = this.clock.now() + UNAVAILABLE_RETRY_MS;
+      } else {
+        this.failures++;
+        const retryInMs = Math.min(RETRY_FIRST_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
+        this.retryAt = this.clock.now() + retryInMs;
+        this.logger.error({ err, failures: this.failures, retryInMs }, 'scheduler tick failed; due work is retried later');
+      }
     }
     this.rearm();
   }

@@ -6,6 +6,7 @@ import { createApp } from '../api/createApp.ts';
 import { createRealtime } from '../api/realtime.ts';
 import { rateLimit } from '../api/rateLimit.ts';
 import { TokenSet } from '../api/TokenSet.ts';
+import { durableMkdir } from '../log/durableMkdir.ts';
 import { SegmentedLog } from '../log/SegmentedLog.ts';
 import { ServerMetrics } from '../monitoring/ServerMetrics.ts';
 import { EventBus } from '../projections/EventBus.ts';
@@ -29,13 +30,18 @@ export interface RunningServer {
   close(deadline?: number): Promise<void>;
 }
 
-/** The composition root: open the log, rebuild the state, start the scheduler, listen. */
 /**
- * `onFatal` is called when the process must stop at once (the log can no
- * longer write): answering anything more would run ahead of the disk.
+ * The composition root: lock the data directory, open the log, rebuild the
+ * state, start the scheduler, listen.
+ *
+ * `onFatal` is called when the log failed for good (a write or fsync error
+ * other than a full disk): changes are refused from then on and the process
+ * should stop and recover from disk. A full disk only stalls the log: changes
+ * are refused with 503 and /ready fails until a retried write succeeds.
  */
 export async function startServer(config: Config, logger: Logger, onFatal: (err: Error) => void): Promise<RunningServer> {
   const started = performance.now();
+  // A kernel lock, taken before anything in the directory is opened for writing.
   const lock = await DataDirLock.acquire(config.DATA_DIR);
   const log = await SegmentedLog.open({
     dir: join(config.DATA_DIR, 'wal'),
@@ -43,7 +49,11 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     flushIntervalMs: config.WAL_FLUSH_MS,
     onWarning: (message) => logger.warn(message),
     onFailure: onFatal,
+    onStall: (err) => logger.error({ err }, 'disk full: the write-ahead log is stalled; changes are refused (503) and the write is retried until space is freed'),
+    onResume: () => logger.warn('disk space is back: the write-ahead log resumed'),
   });
+  // LevelDB creates its directory without fsyncing the parent.
+  await durableMkdir(join(config.DATA_DIR, 'snapshots'));
   const snapshots = await SnapshotStore.open(join(config.DATA_DIR, 'snapshots'), { onWarning: (message) => logger.warn(message) });
   const { state, snapshot } = await restoreNewestSnapshot(snapshots, log);
   if (snapshot === null && log.firstPosition > 1) {
@@ -122,7 +132,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     monitoring: {
       stats,
       metrics: new ServerMetrics(state, stats, { processMetrics: true, replays: realtime.replays }),
-      isReady: () => !draining,
+      // Not ready while the log cannot take changes (disk full, or failed) so that traffic goes elsewhere.
+      isReady: () => !draining && !log.stalled && log.failure === undefined,
       connections: () => ({ tcp: connections.open, ...realtime.counts() }),
     },
   });
@@ -154,12 +165,17 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       clearInterval(sweep);
       clearTimeout(cut);
       // The log is the truth and is flushed first; the final snapshot only speeds up the next start.
-      await log.flush();
-      await snapshotter.stop(shutdownDeadline - 500);
-      await snapshotter.take();
-      await log.close();
-      await snapshots.close();
-      await lock.release();
+      try {
+        await log.flush();
+        await snapshotter.stop(shutdownDeadline - 500);
+        await snapshotter.take();
+        await log.close();
+      } finally {
+        // Even when the log failed or is stalled (the error is the caller's): never leave the store half-open.
+        await snapshotter.stop(shutdownDeadline - 500);
+        await snapshots.close();
+        await lock.release();
+      }
     })());
 
   return { port, ledger, close };

@@ -10,6 +10,7 @@ import { EventFeed, type FeedEvent, type FeedSink } from '../../src/projections/
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
 import { commandContext } from '../../src/server/CommandContext.ts';
 import { Ledger } from '../../src/server/Ledger.ts';
+import { faultyFiles } from '../log/faultyFiles.ts';
 import { withTempDir } from '../log/helpers.ts';
 
 const context = commandContext(30_000);
@@ -89,6 +90,32 @@ test('events reach subscribers only once their entries are on disk', async () =>
     await settle();
     assert.equal(r.seen.length, 1);
     assert.ok(log.durablePosition >= r.seen[0]!.position);
+  });
+});
+
+test('while the disk is full, events wait for their entries instead of being dropped, and go out once the log resumes', async () => {
+  await withTempDir(async (dir) => {
+    const faults = faultyFiles();
+    const log = await SegmentedLog.open({ dir, wrapFile: faults.wrapFile, stallAnswerMs: 20, stallRetryMs: 5, maxStallRetryMs: 10 });
+    const bus = new EventBus();
+    const ledger = new Ledger(log, new QueueProjection(), bus);
+    const feed = new EventFeed(bus, log, { replayChunk: 512 });
+    try {
+      const r = recorder();
+      feed.subscribe(null, null, r.sink);
+      faults.arm({ op: 'writev', code: 'ENOSPC' });
+      push(ledger, 'q', 1);
+      await until(() => log.stalled);
+      // Several of the feed's syncs are refused meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(r.seen.length, 0, 'nothing goes out before it is on disk');
+      faults.heal();
+      await until(() => r.seen.length === 1);
+      assert.equal(r.seen[0]!.event.eventType, 'pushed');
+      assert.ok(log.durablePosition >= r.seen[0]!.position);
+    } finally {
+      await log.close();
+    }
   });
 });
 

@@ -27,6 +27,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the `listening` line (default 15 s). */
   readyTimeoutMs?: number;
+  /** A command that execs the server, e.g. `['prlimit', '--fsize=1048576']` (not kept by restart()). */
+  launcher?: string[];
 }
 
 export interface Res {
@@ -297,7 +299,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   // The test runner sets NODE_TEST_CONTEXT for its children; the server is not a test.
   delete env.NODE_TEST_CONTEXT;
 
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts'], {
+  const [command, ...args] = [...(opts.launcher ?? []), process.execPath, '--expose-gc', '--import', 'tsx', 'src/main.ts'];
+  const child = spawn(command as string, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

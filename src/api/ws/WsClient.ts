@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type RawData, WebSocket } from 'ws';
 import { decideRelease, type Lease } from '../../domain/decideRelease.ts';
+import { isLogUnavailable } from '../../log/logUnavailable.ts';
 import type { EventCursor } from '../../projections/eventCursor.ts';
 import type { EventFeed, FeedEvent, FeedSink } from '../../projections/EventFeed.ts';
 import { nestedDeeperThan, tooDeepMessage } from '../jsonDepth.ts';
@@ -100,8 +101,13 @@ export class WsClient implements FeedSink, CommandClient {
     try {
       answer = await this.run(message);
     } catch (err) {
-      this.deps.logger.error({ err }, 'websocket command failed');
-      answer = { ok: false, error: 'Internal server error' };
+      // Disk full or log failed: the same reason the HTTP routes give with their 503.
+      if (isLogUnavailable(err)) {
+        answer = { ok: false, error: err.message };
+      } else {
+        this.deps.logger.error({ err }, 'websocket command failed');
+        answer = { ok: false, error: 'Internal server error' };
+      }
     } finally {
       this.inflight--;
     }
