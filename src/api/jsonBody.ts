@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type RequestHandler } from 'express';
 import { sendError } from './errors.ts';
 
@@ -14,5 +15,16 @@ export function jsonBody(limitBytes: number): RequestHandler[] {
     }
     next();
   };
-  return [requireJson, express.json({ limit: limitBytes, strict: false, type: () => true })];
+  // Declared too large: refused before reading and the connection closed. body-parser would read and discard
+  // the whole body before answering (up to node's request timeout for a client that never sends it).
+  const refuseDeclaredTooLarge: RequestHandler = (req, res, next) => {
+    if (Number(req.headers['content-length'] ?? 0) <= limitBytes) return next();
+    res.setHeader('Connection', 'close');
+    sendError(res, 413, 'Request body too large');
+  };
+  // JSON is UTF-8: other bytes would otherwise be decoded to U+FFFD and the job stored altered.
+  const verify = (_req: unknown, _res: unknown, buf: Buffer) => {
+    if (!isUtf8(buf)) throw Object.assign(new Error('Request body is not valid UTF-8'), { status: 400, type: 'entity.not.utf8' });
+  };
+  return [requireJson, refuseDeclaredTooLarge, express.json({ limit: limitBytes, strict: false, type: () => true, verify })];
 }
