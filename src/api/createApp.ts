@@ -4,6 +4,7 @@ import { requireToken } from './auth.ts';
 import { cors } from './cors.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jobRoutes, type JobRoutesDeps } from './jobRoutes.ts';
+import { headOnlyOnProbes } from './headRequests.ts';
 import { jsonBody } from './jsonBody.ts';
 import { type MonitoringDeps, monitoringRoutes } from './monitoringRoutes.ts';
 import { requestLog } from './requestLog.ts';
@@ -12,6 +13,8 @@ import type { TokenSet } from './TokenSet.ts';
 export interface AppDeps extends JobRoutesDeps {
   logger: Logger;
   maxBodyBytes: number;
+  /** MAX_JSON_DEPTH: deepest nesting of a request body. */
+  maxJsonDepth: number;
   corsAllowOrigin: string;
   tokens: TokenSet;
   metricsNeedAuth: boolean;
@@ -30,9 +33,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(cors(deps.corsAllowOrigin));
   app.use(deps.rateLimit);
   app.use(requireToken(deps.tokens, deps.metricsNeedAuth));
+  app.use(headOnlyOnProbes());
   app.use(monitoringRoutes({ ...deps.monitoring, ledger: deps.ledger, waiters: deps.waiters }));
   if (deps.eventStreams) app.use(deps.eventStreams);
-  app.use(jsonBody(deps.maxBodyBytes));
+  app.use(jsonBody(deps.maxBodyBytes, deps.maxJsonDepth));
   app.use(jobRoutes({ ...deps, recordLatency: (command, ms) => deps.monitoring.metrics.latency[command].observe(ms) }));
   // A path or method the contract does not list.
   app.use((_req, res) => sendError(res, 404, 'Not found'));

@@ -5,7 +5,7 @@ import { decidePull, type PullResult } from '../domain/decidePull.ts';
 import { decidePush } from '../domain/decidePush.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../server/Ledger.ts';
-import type { PullWaiters } from '../server/PullWaiters.ts';
+import { type PullWaiters, tooManyWaiters } from '../server/PullWaiters.ts';
 import { sendDomainError, sendError } from './errors.ts';
 import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from './jobCommands.ts';
 import { jobView } from './jobView.ts';
@@ -43,7 +43,11 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
     const options = parsePushOptions(req.body);
     if (!options.ok) return sendError(res, 400, options.error);
     const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()));
-    if (!outcome.ok) return sendDomainError(res, outcome.error);
+    if (!outcome.ok) {
+      // Refused for a missing dependency: not before its removal is on disk.
+      await ledger.settled(options.value.dependsOn ?? []);
+      return sendDomainError(res, outcome.error);
+    }
     if (options.value.durable) await ledger.durable(outcome.position);
     res.json({ ok: true, id: outcome.result.id });
   });
@@ -59,6 +63,10 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
       // A pull that parks measures how long the queue stayed empty, not the server.
       untime();
       const waiting = waiters.wait(queue.value, timeout.value);
+      if (!waiting) {
+        res.setHeader('Retry-After', '1');
+        return sendError(res, 503, tooManyWaiters(queue.value, waiters.maxPerQueue));
+      }
       res.on('close', waiting.cancel);
       outcome = await waiting.outcome;
     }
@@ -66,35 +74,44 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
   });
 
   router.get('/jobs/:id', (req, res) => {
+    // Rendered now, sent once what it shows is on disk: at once for a settled job (no promise).
     const job = ledger.state.job(req.params.id);
-    if (!job) return sendError(res, 404, 'Job not found');
-    res.json({ ok: true, job: jobView(job) });
+    const answer = job ? () => res.json({ ok: true, job: jobView(job) }) : () => sendError(res, 404, 'Job not found');
+    const settled = ledger.settled(req.params.id);
+    if (!settled) return answer();
+    return settled.then(answer);
   });
 
   router.delete('/jobs/:id', async (req, res) => {
     const outcome = ledger.run((view) => decideCancel(view, req.params.id, context()));
-    await answerDone(res, ledger, outcome);
+    await answerDone(res, ledger, outcome, req.params.id);
   });
 
   /** A command answered `{ok:true}` once durable; a body that does not parse is a 400. */
-  const runJobCommand = async (res: Response, command: ParseResult<JobDecision>) => {
+  const runJobCommand = async (res: Response, id: string, command: ParseResult<JobDecision>) => {
     if (!command.ok) return sendError(res, 400, command.error);
-    await answerDone(res, ledger, ledger.run((view) => command.value(view, context())));
+    await answerDone(res, ledger, ledger.run((view) => command.value(view, context())), id);
   };
 
   router.post('/jobs/:id/ack', (req, res) => {
     time(res, 'ack');
-    return runJobCommand(res, ackCommand(req.params.id, req.body));
+    return runJobCommand(res, req.params.id, ackCommand(req.params.id, req.body));
   });
-  router.post('/jobs/:id/fail', (req, res) => runJobCommand(res, failCommand(req.params.id, req.body)));
-  router.post('/jobs/:id/progress', (req, res) => runJobCommand(res, progressCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/fail', (req, res) => runJobCommand(res, req.params.id, failCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/progress', (req, res) => runJobCommand(res, req.params.id, progressCommand(req.params.id, req.body)));
 
   return router;
 }
 
-/** A command whose answer is just `{ok:true}`, sent once its entries are on disk. */
-async function answerDone(res: Response, ledger: Ledger, outcome: Outcome<unknown>): Promise<void> {
-  if (!outcome.ok) return sendDomainError(res, outcome.error);
+/**
+ * A command on job `id` whose answer is just `{ok:true}`, sent once its entries
+ * are on disk; a refusal, once the job state it was decided from is.
+ */
+async function answerDone(res: Response, ledger: Ledger, outcome: Outcome<unknown>, id: string): Promise<void> {
+  if (!outcome.ok) {
+    await ledger.settled(id);
+    return sendDomainError(res, outcome.error);
+  }
   await ledger.durable(outcome.position);
   res.json({ ok: true });
 }

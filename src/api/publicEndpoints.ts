@@ -1,10 +1,11 @@
 import type { Request } from 'express';
 
 /** Probes: never behind a token, never rate limited (an orchestrator must always reach them). */
-const PROBES = new Set(['/health', '/healthz', '/live', '/ready']);
+export const PROBES: ReadonlySet<string> = new Set(['/health', '/healthz', '/live', '/ready']);
 
+/** A probe by GET or HEAD (the only HEAD answered, see headRequests.ts). */
 export function isProbe(req: Request): boolean {
-  return req.method === 'GET' && PROBES.has(req.path);
+  return (req.method === 'GET' || req.method === 'HEAD') && PROBES.has(req.path);
 }
 
 /** The contract's endpoints that skip authentication (preflight is answered before auth). */

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
+import { clientAddress, type TrustProxy } from './clientAddress.ts';
 import { sendError } from './errors.ts';
 import { isProbe } from './publicEndpoints.ts';
 import { SlidingWindowLimiter } from './SlidingWindowLimiter.ts';
@@ -8,22 +9,16 @@ export interface RateLimitSettings {
   windowMs: number;
   maxRequests: number;
   cleanupMs: number;
-}
-
-/** The client a request counts against: the first X-Forwarded-For entry, else X-Real-IP, else the peer address. */
-export function clientOf(req: IncomingMessage): string {
-  const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  if (first) return first;
-  const real = req.headers['x-real-ip'];
-  const realIp = (Array.isArray(real) ? real[0] : real)?.trim();
-  return realIp || req.socket.remoteAddress || 'unknown';
+  /** Whose forwarding headers name the client (TRUST_PROXY); by default the peer address is the client. */
+  trustProxy: TrustProxy;
 }
 
 export interface RateLimiter {
   middleware: RequestHandler;
   /** Counts a request that bypasses express (a WebSocket upgrade); false = refuse it with 429. */
   allows(req: IncomingMessage): boolean;
+  /** Clients the limiter currently keeps a window for. */
+  size(): number;
   /** The Retry-After of a refusal: the window, in seconds. */
   retryAfterSeconds: number;
   /** Stops the cleanup timer. */
@@ -34,9 +29,10 @@ export interface RateLimiter {
 export function rateLimit(settings: RateLimitSettings): RateLimiter {
   const retryAfterSeconds = Math.ceil(settings.windowMs / 1000);
   if (settings.maxRequests === Infinity) {
-    return { middleware: (_req, _res, next) => next(), allows: () => true, retryAfterSeconds, stop: () => {} };
+    return { middleware: (_req, _res, next) => next(), allows: () => true, size: () => 0, retryAfterSeconds, stop: () => {} };
   }
   const limiter = new SlidingWindowLimiter(settings.windowMs, settings.maxRequests);
+  const clientOf = (req: IncomingMessage) => clientAddress(req, settings.trustProxy);
   const sweeper = setInterval(() => limiter.sweep(Date.now()), settings.cleanupMs);
   sweeper.unref();
   const middleware: RequestHandler = (req, res, next) => {
@@ -46,6 +42,7 @@ export function rateLimit(settings: RateLimitSettings): RateLimiter {
   };
   return {
     middleware,
+    size: () => limiter.size,
     allows: (req) => limiter.allow(clientOf(req), Date.now()),
     retryAfterSeconds,
     stop: () => clearInterval(sweeper),

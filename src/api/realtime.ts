@@ -27,6 +27,12 @@ export interface RealtimeDeps {
   maxBuffered: number;
   /** MAX_BODY_BYTES: the largest WebSocket command. */
   maxPayload: number;
+  /** MAX_JSON_DEPTH: the deepest WebSocket command. */
+  maxJsonDepth: number;
+  /** WS_MAX_INFLIGHT: unanswered commands per WebSocket. */
+  maxInflight: number;
+  /** MAX_REPLAYS: replays (`?from=`, Last-Event-ID) reading the log at once. */
+  maxReplays: number;
 }
 
 export interface Realtime {
@@ -36,13 +42,15 @@ export interface Realtime {
   attach(server: Server): void;
   /** Open connections, for /health. */
   counts(): { sse: number; ws: number };
+  /** Replays reading the log now and waiting for a turn, for /prometheus. */
+  replays(): { active: number; queued: number };
   /** Shutdown, before the log closes: ends every stream, gives WebSocket-owned jobs back, closes the sockets. */
   close(): Promise<void>;
 }
 
 /** The event streams (SSE) and the WebSocket endpoints, sharing one event feed. */
 export function createRealtime(deps: RealtimeDeps): Realtime {
-  const feed = new EventFeed(deps.bus, deps.log);
+  const feed = new EventFeed(deps.bus, deps.log, { maxReplays: deps.maxReplays });
   const streams = new SseStreams();
   const ws = new WsServer({ ...deps, feed });
   return {
@@ -51,6 +59,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       server.on('upgrade', ws.handleUpgrade);
     },
     counts: () => ({ sse: streams.count, ws: ws.count }),
+    replays: () => feed.replays,
     close: async () => {
       streams.closeAll();
       await ws.closeAll();

@@ -22,13 +22,13 @@ export function decideDue(view: JobsView, ctx: DecideContext, limit = 1000): Dec
   let decided = 0;
   for (const job of view.expiredTtls(ctx.now, limit)) {
     decided++;
-    if (!settled.has(job.id)) entries.push(...failTerminally(view, job, 'ttl', TTL_EXPIRED, job.attempts, ctx, settled));
+    if (!settled.has(job.id)) append(entries, failTerminally(view, job, 'ttl', TTL_EXPIRED, job.attempts, ctx, settled));
   }
   for (const job of view.expiredLeases(ctx.now, limit)) {
     decided++;
     if (settled.has(job.id)) continue;
     const timedOut = job.timeout !== null;
-    entries.push(...failAttempt(view, job, timedOut ? 'timeout' : 'stalled', timedOut ? TIMEOUT_EXCEEDED : LEASE_EXPIRED, ctx, settled));
+    append(entries, failAttempt(view, job, timedOut ? 'timeout' : 'stalled', timedOut ? TIMEOUT_EXCEEDED : LEASE_EXPIRED, ctx, settled));
   }
   for (const job of view.dueDelayed(ctx.now, limit)) {
     decided++;
@@ -40,4 +40,9 @@ export function decideDue(view: JobsView, ctx: DecideContext, limit = 1000): Dec
     entries.push({ type: 'evict', at: ctx.now, jobIds: evicted });
   }
   return { entries, result: decided };
+}
+
+/** `push(...more)` passes one argument per entry: a failure cascading down a long dependsOn chain would overflow the stack. */
+function append(entries: Entry[], more: Entry[]): void {
+  for (const entry of more) entries.push(entry);
 }

@@ -3,44 +3,61 @@ import type { JobsView } from './JobsView.ts';
 
 /**
  * Entries that follow a job's completion: each dependent whose every other
- * dependency is complete leaves `waiting-children`. A dependency missing from
- * the state left it by completing (removeOnComplete, retention): a failed or
- * cancelled one failed its dependents when it happened.
+ * dependency is complete leaves `waiting-children`. A dependency counts as
+ * complete once the job it named completed, whatever happens to its id later
+ * (removed, evicted, or reused by a new job): `view.awaits` knows the
+ * difference.
  */
 export function resolveDependents(view: JobsView, completedId: string, now: number): Entry[] {
   const entries: Entry[] = [];
   for (const id of view.dependentsOf(completedId)) {
     const dependent = view.job(id);
     if (!dependent || dependent.state !== 'waiting-children') continue;
-    const ready = dependent.dependsOn.every((dep) => dep === completedId || (view.job(dep)?.state ?? 'completed') === 'completed');
+    const ready = dependent.dependsOn.every((dep) => dep === completedId || !view.awaits(id, dep));
     if (ready) entries.push({ type: 'resolve', at: now, queue: dependent.queue, jobId: dependent.id });
   }
   return entries;
 }
 
-/** Entries failing, transitively, every job still waiting on `failedId` and not already in `seen`. */
+/**
+ * Entries failing, transitively, every job still waiting on `failedId` and not already in `seen`.
+ * Depth-first with an explicit stack, never recursion: a chain can be as long as clients make it
+ * (one stack frame per job overflowed at ~6 000 and took the server down).
+ */
 export function failDependents(view: JobsView, failedId: string, now: number, seen = new Set<string>()): Entry[] {
   const entries: Entry[] = [];
-  const visit = (parentId: string) => {
-    for (const id of view.dependentsOf(parentId)) {
-      const dependent = view.job(id);
-      if (!dependent || dependent.state !== 'waiting-children' || seen.has(id)) continue;
-      seen.add(id);
-      entries.push({
-        type: 'fail',
-        at: now,
-        queue: dependent.queue,
-        jobId: id,
-        cause: 'dependency',
-        error: `dependency failed: ${parentId}`,
-        attempts: dependent.attempts,
-        retryAt: null,
-        prev: dependent.state,
-        remove: dependent.removeOnFail,
-      });
-      visit(id);
+  const stack: Array<{ parentId: string; dependents: Iterator<string> }> = [
+    { parentId: failedId, dependents: waitingOn(view, failedId) },
+  ];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const next = top.dependents.next();
+    if (next.done) {
+      stack.pop();
+      continue;
     }
-  };
-  visit(failedId);
+    const id = next.value;
+    const dependent = view.job(id);
+    if (!dependent || dependent.state !== 'waiting-children' || seen.has(id)) continue;
+    seen.add(id);
+    entries.push({
+      type: 'fail',
+      at: now,
+      queue: dependent.queue,
+      jobId: id,
+      cause: 'dependency',
+      error: `dependency failed: ${top.parentId}`,
+      attempts: dependent.attempts,
+      retryAt: null,
+      prev: dependent.state,
+      remove: dependent.removeOnFail,
+    });
+    stack.push({ parentId: id, dependents: waitingOn(view, id) });
+  }
   return entries;
+}
+
+/** Dependents of the job now holding `id` that wait on that very job (not on an earlier one with the id). */
+function* waitingOn(view: JobsView, id: string): Iterator<string> {
+  for (const dependent of view.dependentsOf(id)) if (view.awaits(dependent, id)) yield dependent;
 }

@@ -12,6 +12,8 @@ export type LatencyHistograms = Record<TimedCommand, Histogram>;
 export interface ServerMetricsOptions {
   /** Also export prom-client's process metrics (CPU, memory, event-loop lag, GC). */
   processMetrics: boolean;
+  /** Event-stream replays reading the log now, and waiting for a turn (MAX_REPLAYS). */
+  replays?: () => { active: number; queued: number };
 }
 
 /**
@@ -68,6 +70,21 @@ export class ServerMetrics {
         registers,
       });
     this.latency = { push: histogram('push'), pull: histogram('pull'), ack: histogram('ack') };
+
+    const { replays } = options;
+    if (replays) {
+      const gauge = (name: string, help: string, read: () => number) =>
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(read());
+          },
+        });
+      gauge('bunqueue_stream_replays_active', 'Event-stream replays reading the log now (at most MAX_REPLAYS)', () => replays().active);
+      gauge('bunqueue_stream_replays_queued', 'Event-stream replays waiting for a turn', () => replays().queued);
+    }
 
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -7,9 +7,19 @@ import { eventsOf, type JobEvent } from './jobEvents.ts';
  */
 export type EventListener = (event: JobEvent, position: number, index: number, count: number) => void;
 
-/** Fans the events of applied entries out to in-process subscribers (SSE, WebSocket, metrics). */
+/** Told when a listener threw: it has been unsubscribed. */
+export type ListenerErrorHandler = (err: unknown) => void;
+
+/**
+ * Fans the events of applied entries out to in-process subscribers (SSE,
+ * WebSocket, metrics). Publishing happens inside a command, after its entry
+ * was applied: a listener that throws must not abort that command nor starve
+ * the other listeners, so it is dropped (its stream ends) and reported.
+ */
 export class EventBus {
   private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly onListenerError: ListenerErrorHandler = () => {}) {}
 
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
@@ -20,7 +30,22 @@ export class EventBus {
     if (this.listeners.size === 0) return;
     const events = eventsOf(entry);
     for (let index = 0; index < events.length; index++) {
-      for (const listener of this.listeners) listener(events[index], position, index, events.length);
+      for (const listener of this.listeners) {
+        try {
+          listener(events[index] as JobEvent, position, index, events.length);
+        } catch (err) {
+          this.listeners.delete(listener);
+          this.report(err);
+        }
+      }
+    }
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.onListenerError(err);
+    } catch {
+      // The reporter itself failing must not undo the isolation.
     }
   }
 }

@@ -3,6 +3,7 @@ import type { Log } from '../log/Log.ts';
 import type { EventBus } from './EventBus.ts';
 import { type EventCursor, eventId } from './eventCursor.ts';
 import { eventsOf, type JobEvent } from './jobEvents.ts';
+import { ReplaySlots } from './ReplaySlots.ts';
 
 /** One job event with its stream id (see eventCursor.ts). */
 export class FeedEvent {
@@ -43,6 +44,10 @@ export interface EventFeedOptions {
   replayChunk?: number;
   /** Live events a replaying subscriber may have waiting before it is given up on (it reconnects with its last id). */
   maxBacklog?: number;
+  /** Replays reading the log at once (MAX_REPLAYS); later ones wait their turn, their live events held in their backlog. */
+  maxReplays?: number;
+  /** A replaying client that takes nothing for this long is given up on, so a client that never reads cannot hold a replay slot. */
+  replayStallMs?: number;
 }
 
 interface Subscriber {
@@ -74,6 +79,8 @@ export class EventFeed {
   private syncing = false;
   private readonly replayChunk: number;
   private readonly maxBacklog: number;
+  private readonly replaySlots: ReplaySlots;
+  private readonly replayStallMs: number;
 
   constructor(
     bus: EventBus,
@@ -82,6 +89,8 @@ export class EventFeed {
   ) {
     this.replayChunk = options.replayChunk ?? 512;
     this.maxBacklog = options.maxBacklog ?? 100_000;
+    this.replaySlots = new ReplaySlots(options.maxReplays ?? 4);
+    this.replayStallMs = options.replayStallMs ?? 30_000;
     bus.subscribe((event, position, index, count) => {
       // Nobody listening: nothing to hold (a later subscriber starts after the current last position).
       if (this.subscribers.size === 0) return;
@@ -92,6 +101,11 @@ export class EventFeed {
 
   get size(): number {
     return this.subscribers.size;
+  }
+
+  /** Replays reading the log now, and those waiting for a turn. */
+  get replays(): { active: number; queued: number } {
+    return { active: this.replaySlots.active, queued: this.replaySlots.queued };
   }
 
   /**
@@ -123,7 +137,24 @@ export class EventFeed {
   private giveUp(subscriber: Subscriber, reason: string): void {
     if (subscriber.closed) return;
     this.remove(subscriber);
-    subscriber.sink.fail(reason);
+    try {
+      subscriber.sink.fail(reason);
+    } catch {
+      // Already unsubscribed: a sink that cannot even end itself is left to its transport's close.
+    }
+  }
+
+  /**
+   * One sink's delivery: a throw ends that subscriber, never the delivery to
+   * the others nor the process (this runs in promise callbacks, where a throw
+   * would be an unhandled rejection).
+   */
+  private deliverTo(subscriber: Subscriber, events: readonly FeedEvent[], catchingUp: boolean): void {
+    try {
+      subscriber.sink.deliver(events, catchingUp);
+    } catch (err) {
+      this.giveUp(subscriber, `delivery failed: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   /** One sync at a time covering every pending event; the log's group commit batches the rest. */
@@ -161,12 +192,22 @@ export class EventFeed {
       if (item.position > subscriber.after && (subscriber.queue === null || item.event.queue === subscriber.queue)) events.push(item);
     }
     if (events.length === 0) return;
-    if (!subscriber.replaying) return subscriber.sink.deliver(events, false);
+    if (!subscriber.replaying) return this.deliverTo(subscriber, events, false);
     for (const item of events) subscriber.backlog.push(item);
     if (subscriber.backlog.length > this.maxBacklog) this.giveUp(subscriber, 'too far behind while replaying');
   }
 
   private async replay(subscriber: Subscriber, from: EventCursor): Promise<void> {
+    const release = await this.replaySlots.acquire();
+    try {
+      if (!subscriber.closed) await this.replayHolding(subscriber, from);
+    } finally {
+      release();
+    }
+  }
+
+  /** The replay proper, run while holding a replay slot. */
+  private async replayHolding(subscriber: Subscriber, from: EventCursor): Promise<void> {
     const limit = subscriber.after;
     // Only facts on disk are streamed, replayed or live.
     await this.log.sync(limit);
@@ -184,20 +225,33 @@ export class EventFeed {
           chunk.push(new FeedEvent(event, record.position, eventId(record.position, index, events.length)));
         }
         if (chunk.length >= this.replayChunk) {
-          subscriber.sink.deliver(chunk, true);
+          this.deliverTo(subscriber, chunk, true);
           chunk = [];
-          await subscriber.sink.whenWritable();
+          if (!(await this.clientTakesMore(subscriber))) return;
         }
       }
       if (subscriber.closed) return;
-      if (chunk.length > 0) subscriber.sink.deliver(chunk, true);
+      if (chunk.length > 0) this.deliverTo(subscriber, chunk, true);
     }
     // Live events that came meanwhile, paced the same way; new ones keep joining the backlog until it is empty.
     while (!subscriber.closed && subscriber.backlog.length > 0) {
       const chunk = subscriber.backlog.splice(0, this.replayChunk);
-      subscriber.sink.deliver(chunk, true);
-      await subscriber.sink.whenWritable();
+      this.deliverTo(subscriber, chunk, true);
+      if (!(await this.clientTakesMore(subscriber))) return;
     }
     subscriber.replaying = false;
+  }
+
+  /** Waits until the client can take more; false (and given up) when it took nothing for `replayStallMs`. */
+  private async clientTakesMore(subscriber: Subscriber): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => {
+      timer = setTimeout(() => resolve('stalled'), this.replayStallMs);
+    });
+    const outcome = await Promise.race([subscriber.sink.whenWritable().then(() => 'writable' as const), stalled]);
+    clearTimeout(timer);
+    if (outcome === 'writable') return true;
+    this.giveUp(subscriber, `replay stalled: the client took nothing for ${this.replayStallMs} ms`);
+    return false;
   }
 }

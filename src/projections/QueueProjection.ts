@@ -73,6 +73,7 @@ export class QueueProjection implements JobsView {
   /** Finished jobs in the order they finished, for retention. */
   private readonly retiredJobs = { completed: new Map<string, StoredJob>(), failed: new Map<string, StoredJob>() };
   private readonly uniqueKeys = new Map<string, string>();
+  /** Dependency id → jobs pushed while that job was retained and not completed. Emptied when it completes or leaves. */
   private readonly dependents = new Map<string, Set<string>>();
   /** Counts pulls; orders groups by how recently they were served. */
   private serveClock = 0;
@@ -80,6 +81,12 @@ export class QueueProjection implements JobsView {
   private snapshotEpochs = 0;
   /** Queues that gained a ready job since the last `takeReadyQueues`. */
   private readonly readied = new Set<string>();
+  /**
+   * Jobs removed (cancel, evict, remove on finish) by entries that may not be
+   * durable yet: id → position of the removal, in position order. A "not
+   * found" waits for that position; `forgetRemovalsThrough` drops what is on disk.
+   */
+  private readonly removals = new Map<string, number>();
   position = 0;
 
   apply(entry: Entry, position: number): void {
@@ -116,6 +123,8 @@ export class QueueProjection implements JobsView {
         job.endedAt = entry.at;
         this.endLease(job);
         this.move(job, 'completed');
+        // Its dependents no longer wait for it (the resolve entries that follow were decided already).
+        this.dependents.delete(job.id);
         if (entry.remove) this.drop(job);
         return;
       }
@@ -172,8 +181,30 @@ export class QueueProjection implements JobsView {
     return this.queues.get(queue)?.ready.size ?? 0;
   }
 
+  /** Log position of the last entry that changed or removed job `id`; 0 when none since this process started. */
+  lastChangeOf(id: string): number {
+    return this.jobs.get(id)?.changedAt ?? this.removals.get(id) ?? 0;
+  }
+
+  /** Forgets the removals at or before `position`, once the log is durable up to it. */
+  forgetRemovalsThrough(position: number): void {
+    if (this.removals.size === 0) return;
+    for (const [id, removedAt] of this.removals) {
+      if (removedAt > position) return;
+      this.removals.delete(id);
+    }
+  }
+
   dependentsOf(id: string): Iterable<string> {
     return this.dependents.get(id) ?? [];
+  }
+
+  awaits(dependentId: string, dependencyId: string): boolean {
+    const dependency = this.jobs.get(dependencyId);
+    if (!dependency || dependency.state === 'completed') return false;
+    // Push order tells incarnations apart: a job pushed after the dependent reuses the id of the one it named.
+    const dependent = this.jobs.get(dependentId);
+    return dependent === undefined || dependency.seq < dependent.seq;
   }
 
   dueDelayed(now: number, limit: number): Readonly<Job>[] {
@@ -290,6 +321,10 @@ export class QueueProjection implements JobsView {
     projection.serveClock = header.serveClock;
     for (const [queue, group, at] of header.served) projection.queue(queue).ready.restoreServedMark(group, at);
     for await (const chunk of records) for (const values of chunk as JobValues[]) projection.insert(storedJob(values));
+    // Records come in no particular order: link dependents once every job is in.
+    for (const job of projection.jobs.values()) projection.linkDependencies(job);
+    // Older snapshots carried served marks of queues that had no job left.
+    for (const [name, queue] of projection.queues) if (jobsIn(queue) === 0) projection.queues.delete(name);
     projection.readied.clear();
     // Records arrive in snapshot order, not finish order: retention needs the latter.
     for (const retired of Object.values(projection.retiredJobs)) {
@@ -305,7 +340,10 @@ export class QueueProjection implements JobsView {
   private applyPush(source: Job, position: number): void {
     const job = storedJob(jobValues(source));
     job.seq = position;
+    job.changedAt = position;
+    this.removals.delete(job.id);
     this.insert(job);
+    this.linkDependencies(job);
   }
 
   /** Adds a job in whatever state it is, with every index that state implies. */
@@ -316,12 +354,17 @@ export class QueueProjection implements JobsView {
     const live = isLive(job.state);
     if (live && job.ttl !== null && job.startedAt === null) this.ttls.push(job);
     if (live && job.uniqueKey) this.uniqueKeys.set(uniqueKeyOf(job.queue, job.uniqueKey), job.id);
+    this.enter(job, job.state);
+  }
+
+  /** Indexes `job` under each dependency it still awaits: the dependents index never points at a later job reusing an id. */
+  private linkDependencies(job: StoredJob): void {
     for (const dependency of job.dependsOn) {
+      if (!this.awaits(job.id, dependency)) continue;
       let set = this.dependents.get(dependency);
       if (!set) this.dependents.set(dependency, (set = new Set()));
       set.add(job.id);
     }
-    this.enter(job, job.state);
   }
 
   /** Moves a job between states, keeping indexes, counts and unique keys in step. */
@@ -359,12 +402,15 @@ export class QueueProjection implements JobsView {
     }
   }
 
-  /** The job leaves the state; its history stays in the log. */
+  /** The job leaves the state; its history stays in the log. A queue left without jobs is forgotten. */
   private drop(job: StoredJob): void {
     this.leave(job);
+    const queue = this.queue(job.queue);
+    if (jobsIn(queue) === 0) this.queues.delete(queue.name);
     this.releaseUniqueKey(job);
     this.ttls.remove(job);
     this.jobs.delete(job.id);
+    this.removals.set(job.id, this.position);
     for (const dependency of job.dependsOn) {
       const set = this.dependents.get(dependency);
       set?.delete(job.id);
@@ -390,7 +436,10 @@ export class QueueProjection implements JobsView {
     return queue;
   }
 
-  /** The job an entry changes. Every change of an existing job goes through here, so snapshots copy on write here. */
+  /**
+   * The job an entry changes. Every change of an existing job goes through
+   * here, so snapshots copy on write here and the job's last change is noted here.
+   */
   private mustGet(id: string): StoredJob {
     const job = this.jobs.get(id);
     // An entry naming a job the state does not have means the log and the fold disagree: stop, don't guess.
@@ -400,8 +449,15 @@ export class QueueProjection implements JobsView {
       snapshot.preserved.push({ ...job });
       job.snapshotEpoch = snapshot.epoch;
     }
+    job.changedAt = this.position;
     return job;
   }
+}
+
+/** Jobs of a queue in any state: none left means nothing of the queue needs remembering. */
+function jobsIn(queue: QueueState): number {
+  const { counts } = queue;
+  return counts.waiting + counts.delayed + counts.active + counts.completed + counts.failed + counts['waiting-children'];
 }
 
 function uniqueKeyOf(queue: string, key: string): string {

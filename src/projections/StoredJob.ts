@@ -12,6 +12,12 @@ export interface StoredJob extends Job {
   ttlIndex: number;
   /** Number of the last snapshot that already holds this job's state (copy-on-write marker). */
   snapshotEpoch: number;
+  /**
+   * Log position of the last entry that changed the job: an answer that reports
+   * the job waits until the log is durable up to it. Not snapshotted: 0 after a
+   * restore, since everything a restart loads is on disk.
+   */
+  changedAt: number;
 }
 
 export const heapSlot = {

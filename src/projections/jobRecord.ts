@@ -105,5 +105,6 @@ export function storedJob(v: JobValues): StoredJob {
     heapIndex: -1,
     ttlIndex: -1,
     snapshotEpoch: 0,
+    changedAt: 0,
   };
 }

@@ -40,7 +40,10 @@ export class Ledger {
       this.bus.publish(entry, position);
       for (const listener of this.appliedListeners) listener(entry, position);
     }
-    if (position > 0) this.notify();
+    if (position > 0) {
+      this.state.forgetRemovalsThrough(this.log.durablePosition);
+      this.notify();
+    }
     return { ok: true, result: decided.result, position };
   }
 
@@ -49,11 +52,27 @@ export class Ledger {
     return position > 0 ? this.log.sync(position) : Promise.resolve();
   }
 
+  /**
+   * An answer that reports jobs (a read, or a refusal decided from their
+   * state) must not report what a crash can undo: it waits until the log is
+   * durable up to the last entry that changed or removed any of them. Returns
+   * undefined when that is already so, which is the common case: the answer
+   * goes out synchronously, without a promise. Waiters share the group commit.
+   */
+  settled(ids: string | Iterable<string>): Promise<void> | undefined {
+    let last = 0;
+    if (typeof ids === 'string') last = this.state.lastChangeOf(ids);
+    else for (const id of ids) last = Math.max(last, this.state.lastChangeOf(id));
+    return last > this.log.durablePosition ? this.log.sync(last) : undefined;
+  }
+
   /** Rebuilds the state from the log. Entries are applied, never decided again. */
   async replay(from = 1): Promise<number> {
     let count = 0;
     for await (const record of this.log.read(from)) {
       this.state.apply(decodeEntry(record.type, record.payload), record.position);
+      // What replay reads is on disk: nothing it removed needs remembering.
+      this.state.forgetRemovalsThrough(record.position);
       count++;
     }
     return count;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy } from '../api/clientAddress.ts';
 
 const MiB = 1024 * 1024;
 const DAY = 24 * 3600 * 1000;
@@ -57,6 +58,18 @@ const list = () =>
     .optional()
     .transform((raw) => (raw ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
 
+/** TRUST_PROXY: off (the peer address is the client), a hop count, or a list of trusted proxy addresses and CIDRs. */
+const trustProxy = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseTrustProxy(raw ?? '');
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({ code: 'custom', message: `TRUST_PROXY ${parsed.error} (got "${raw}")` });
+      return z.NEVER;
+    });
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Every setting comes from the environment; a bad value stops the server at start, naming the variable. */
@@ -69,6 +82,8 @@ const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: integer('RATE_LIMIT_WINDOW_MS', 1, 24 * 3600 * 1000, 60_000),
   RATE_LIMIT_MAX_REQUESTS: limit('RATE_LIMIT_MAX_REQUESTS', 1),
   RATE_LIMIT_CLEANUP_MS: integer('RATE_LIMIT_CLEANUP_MS', 100, 24 * 3600 * 1000, 60_000),
+  // Who may tell us the client's address (X-Forwarded-For): nobody by default, so the limiter key cannot be spoofed.
+  TRUST_PROXY: trustProxy(),
   DATA_DIR: text('./data'),
   LOG_LEVEL: text('info').pipe(z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })),
   LOCK_TTL_MS: integer('LOCK_TTL_MS', 1, 7 * 24 * 3600 * 1000, 30_000),
@@ -86,6 +101,14 @@ const configSchema = z.object({
   MAX_BODY_BYTES: integer('MAX_BODY_BYTES', 1024, 1024 * MiB, 11 * MiB),
   // Bytes an SSE stream or WebSocket may have waiting for a slow client before it is cut (it reconnects and replays).
   STREAM_BUFFER_BYTES: integer('STREAM_BUFFER_BYTES', 1024, 1024 * MiB, MiB),
+  // Nesting depth of a request body or WebSocket command, checked before parsing (deep JSON breaks recursive code later).
+  MAX_JSON_DEPTH: integer('MAX_JSON_DEPTH', 1, 10_000, 64),
+  // Commands of one WebSocket not answered yet (parked long-polls included); beyond, a command is refused, not queued.
+  WS_MAX_INFLIGHT: integer('WS_MAX_INFLIGHT', 1, 1_000_000, 1024),
+  // Long-polling pulls parked on one queue; beyond, a pull is refused with 503.
+  MAX_WAITERS_PER_QUEUE: integer('MAX_WAITERS_PER_QUEUE', 1, 10_000_000, 10_000),
+  // Event-stream replays (`?from=`, Last-Event-ID) reading the log at once; later ones wait their turn.
+  MAX_REPLAYS: integer('MAX_REPLAYS', 1, 10_000, 4),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -53,7 +53,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
         `restore the snapshots directory (${join(config.DATA_DIR, 'snapshots')}) from a backup`,
     );
   }
-  const bus = new EventBus();
+  // A subscriber that throws is dropped by the bus (its stream ends); the command that published goes on.
+  const bus = new EventBus((err) => logger.error({ err }, 'an event subscriber failed and was dropped'));
   const ledger = new Ledger(log, state, bus);
   const replayed = await ledger.replay(state.position + 1);
   const stats = new ThroughputStats();
@@ -78,14 +79,15 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     failedMs: config.DLQ_RETENTION_MS,
     failedMax: config.DLQ_MAX,
   });
-  const waiters = new PullWaiters(ledger, context);
-  const scheduler = new Scheduler(ledger, context);
+  const waiters = new PullWaiters(ledger, context, config.MAX_WAITERS_PER_QUEUE);
+  const scheduler = new Scheduler(ledger, context, logger);
   scheduler.start();
 
   const limiter = rateLimit({
     windowMs: config.RATE_LIMIT_WINDOW_MS,
     maxRequests: config.RATE_LIMIT_MAX_REQUESTS,
     cleanupMs: config.RATE_LIMIT_CLEANUP_MS,
+    trustProxy: config.TRUST_PROXY,
   });
   const realtime = createRealtime({
     bus,
@@ -99,6 +101,9 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     corsAllowOrigin: config.CORS_ALLOW_ORIGIN,
     maxBuffered: config.STREAM_BUFFER_BYTES,
     maxPayload: config.MAX_BODY_BYTES,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
+    maxInflight: config.WS_MAX_INFLIGHT,
+    maxReplays: config.MAX_REPLAYS,
   });
   const connections = new ConnectionCounter();
   // Set when shutdown begins: /ready answers 503 from then on.
@@ -109,6 +114,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     context,
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
     corsAllowOrigin: config.CORS_ALLOW_ORIGIN,
     tokens: new TokenSet(config.AUTH_TOKENS),
     metricsNeedAuth: config.METRICS_AUTH,
@@ -116,7 +122,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     eventStreams: realtime.sseRoutes,
     monitoring: {
       stats,
-      metrics: new ServerMetrics(state, stats, { processMetrics: true }),
+      metrics: new ServerMetrics(state, stats, { processMetrics: true, replays: realtime.replays }),
       isReady: () => !draining,
       connections: () => ({ tcp: connections.open, ...realtime.counts() }),
     },

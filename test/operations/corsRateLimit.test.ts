@@ -53,14 +53,15 @@ describe('rate limiting', () => {
   });
 
   it('429 in the error format past the limit, per client, probes and preflight never limited', async () => {
-    const server = await startServer({ env: { RATE_LIMIT_MAX_REQUESTS: '3', RATE_LIMIT_WINDOW_MS: '60000' } });
-    const as = (ip: string) => ({ 'x-forwarded-for': `${ip}, 10.0.0.1` });
+    // The test client is the proxy here (TRUST_PROXY=loopback): the nearest untrusted forwarded address is the client.
+    const server = await startServer({ env: { RATE_LIMIT_MAX_REQUESTS: '3', RATE_LIMIT_WINDOW_MS: '60000', TRUST_PROXY: 'loopback' } });
+    const as = (ip: string) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
     for (let i = 0; i < 3; i++) assert.equal((await server.request('GET', '/jobs/x', undefined, as('1.1.1.1'))).status, 404);
     const limited = await server.request('GET', '/jobs/x', undefined, as('1.1.1.1'));
     assert.equal(limited.status, 429);
     assert.deepEqual(limited.json, { ok: false, error: 'Rate limit exceeded' });
     assert.equal(limited.headers['access-control-allow-origin'], '*');
-    assert.equal((await server.request('GET', '/jobs/x', undefined, as('2.2.2.2'))).status, 404, 'first X-Forwarded-For entry is the client');
+    assert.equal((await server.request('GET', '/jobs/x', undefined, as('2.2.2.2'))).status, 404, 'the nearest untrusted X-Forwarded-For entry is the client');
     assert.equal((await server.request('GET', '/jobs/x', undefined, { 'x-real-ip': '3.3.3.3' })).status, 404, 'X-Real-IP when no X-Forwarded-For');
     for (let i = 0; i < 5; i++) {
       assert.notEqual((await server.request('GET', '/healthz', undefined, as('1.1.1.1'))).status, 429);

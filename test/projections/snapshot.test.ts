@@ -30,7 +30,7 @@ function dump(state: QueueProjection): unknown {
   const jobs = [];
   for (let i = 1; i < 100_000; i++) {
     const job = state.job(`id-${i}`);
-    if (job) jobs.push({ ...job, heapIndex: undefined, ttlIndex: undefined, snapshotEpoch: undefined });
+    if (job) jobs.push({ ...job, heapIndex: undefined, ttlIndex: undefined, snapshotEpoch: undefined, changedAt: undefined });
   }
   return { jobs, totals: state.totals(), deadline: state.nextDeadline(), position: state.position };
 }

@@ -32,11 +32,6 @@ export function eventStreamRoutes(deps: EventStreamDeps): Router {
 
 async function openStream(deps: EventStreamDeps, req: Request, res: Response, queue: string | null): Promise<void> {
   if (!deps.streams.accepting) return sendError(res, 503, 'Server shutting down');
-  // Express routes HEAD to GET handlers: answer the head, never hold a stream no one can read.
-  if (req.method === 'HEAD') {
-    res.status(200).type('text/event-stream').end();
-    return;
-  }
   const cursor = streamCursor(req.headers['last-event-id'], req.query.from);
   if (!cursor.ok) return sendError(res, 400, cursor.error);
   let gone = false;

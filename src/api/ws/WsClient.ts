@@ -3,6 +3,7 @@ import { type RawData, WebSocket } from 'ws';
 import { decideRelease, type Lease } from '../../domain/decideRelease.ts';
 import type { EventCursor } from '../../projections/eventCursor.ts';
 import type { EventFeed, FeedEvent, FeedSink } from '../../projections/EventFeed.ts';
+import { nestedDeeperThan, tooDeepMessage } from '../jsonDepth.ts';
 import { type Answer, type CommandClient, type CommandDeps, COMMANDS, type Message, OPEN_COMMANDS } from './wsCommands.ts';
 
 export interface WsClientDeps extends CommandDeps {
@@ -10,6 +11,16 @@ export interface WsClientDeps extends CommandDeps {
   logger: Logger;
   /** Unsent bytes after which a slow client is disconnected (STREAM_BUFFER_BYTES). */
   maxBuffered: number;
+  /** MAX_JSON_DEPTH: deepest nesting of a command. */
+  maxJsonDepth: number;
+  /** WS_MAX_INFLIGHT: commands of this connection not answered yet; beyond, a command is refused. */
+  maxInflight: number;
+}
+
+/** A message's bytes (ws hands over fragments as an array, binary frames as a buffer). */
+function bytesOf(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 
 const FRAME = Symbol('ws frame');
@@ -44,6 +55,8 @@ export class WsClient implements FeedSink, CommandClient {
   private readonly leases = new Map<string, string>();
   private readonly closers = new Set<() => void>();
   private readonly unsubscribe: () => void;
+  /** Commands running (parked long-polls and fsync waits included), bounded by `maxInflight`. */
+  private inflight = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -61,9 +74,11 @@ export class WsClient implements FeedSink, CommandClient {
   // ---- commands ----
 
   private receive(data: RawData): void {
+    const bytes = bytesOf(data);
+    if (nestedDeeperThan(bytes, this.deps.maxJsonDepth)) return this.send({ ok: false, error: tooDeepMessage(this.deps.maxJsonDepth) });
     let message: unknown;
     try {
-      message = JSON.parse(data.toString());
+      message = JSON.parse(bytes.toString());
     } catch {
       return this.send({ ok: false, error: 'Invalid JSON' });
     }
@@ -71,14 +86,26 @@ export class WsClient implements FeedSink, CommandClient {
       return this.send({ ok: false, error: 'A command must be a JSON object' });
     }
     const reqId = (message as Message).reqId;
-    // Never let a failing command reject unhandled (that would stop the process): answer it.
-    this.run(message as Message).then(
-      (answer) => this.answer(answer, reqId),
-      (err: unknown) => {
-        this.deps.logger.error({ err }, 'websocket command failed');
-        this.answer({ ok: false, error: 'Internal server error' }, reqId);
-      },
-    );
+    // A bound on what one socket can make the server hold (each parked PULL is a waiter and a timer).
+    if (this.inflight >= this.deps.maxInflight) {
+      return this.answer({ ok: false, error: `Too many commands in flight on this connection (max ${this.deps.maxInflight})` }, reqId);
+    }
+    // Never let a failing command or answer reject unhandled (that would stop the process).
+    this.execute(message as Message, reqId).catch((err: unknown) => this.deps.logger.error({ err }, 'websocket answer failed'));
+  }
+
+  private async execute(message: Message, reqId: unknown): Promise<void> {
+    this.inflight++;
+    let answer: Answer;
+    try {
+      answer = await this.run(message);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'websocket command failed');
+      answer = { ok: false, error: 'Internal server error' };
+    } finally {
+      this.inflight--;
+    }
+    this.answer(answer, reqId);
   }
 
   private async run(message: Message): Promise<Answer> {

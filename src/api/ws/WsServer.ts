@@ -15,6 +15,23 @@ export interface WsServerDeps extends WsClientDeps {
   maxPayload: number;
 }
 
+/** Origins compare as scheme://host[:port], case-insensitively, whatever trailing slash the setting has. */
+function normalizeOrigin(origin: string): string {
+  return origin.trim().replace(/\/+$/, '').toLowerCase();
+}
+
+/**
+ * Browsers send `Origin` on every WebSocket upgrade and, unlike fetch, do not
+ * enforce CORS on it: without this check any page a user visits could open
+ * the socket (with the user's cookies or a `?token=` it knows) and push jobs
+ * or read every event. A client that sends no Origin is not a browser and is
+ * judged by its token alone.
+ */
+function originAllowed(origin: string | undefined, allowOrigin: string): boolean {
+  if (allowOrigin === '*' || origin === undefined) return true;
+  return normalizeOrigin(origin) === normalizeOrigin(allowOrigin);
+}
+
 /** `/ws` → all queues, `/ws/queues/:queue` → one; null: no such WebSocket endpoint. */
 function routeOf(pathname: string): { queue: string | null } | { error: string } | null {
   const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
@@ -62,10 +79,11 @@ export class WsServer {
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (this.closing) return this.refuse(socket, 503, 'Server shutting down');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    // Same order as the HTTP middleware: rate limit, token, then the route.
+    // Same order as the HTTP middleware: rate limit, origin, token, then the route.
     if (!this.deps.limiter.allows(req)) {
       return this.refuse(socket, 429, 'Rate limit exceeded', { 'Retry-After': String(this.deps.limiter.retryAfterSeconds) });
     }
+    if (!originAllowed(req.headers.origin, this.deps.corsAllowOrigin)) return this.refuse(socket, 403, 'Origin not allowed');
     const { tokens } = this.deps;
     if (
       tokens.enabled &&
@@ -75,7 +93,8 @@ export class WsServer {
       return this.refuse(socket, 401, 'Unauthorized');
     }
     const route = routeOf(url.pathname);
-    if (route === null) return this.refuse(socket, 404, 'Not found');
+    // Only a GET upgrades (RFC 6455); anything else is an unknown endpoint, as over plain HTTP.
+    if (route === null || req.method !== 'GET') return this.refuse(socket, 404, 'Not found');
     if ('error' in route) return this.refuse(socket, 400, route.error);
     const from = streamCursor(undefined, url.searchParams.get('from') ?? undefined);
     if (!from.ok) return this.refuse(socket, 400, from.error);

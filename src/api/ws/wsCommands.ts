@@ -7,7 +7,7 @@ import type { Lease } from '../../domain/decideRelease.ts';
 import type { DomainError } from '../../domain/DomainError.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../../server/Ledger.ts';
-import type { PullWaiters } from '../../server/PullWaiters.ts';
+import { type PullWaiters, tooManyWaiters } from '../../server/PullWaiters.ts';
 import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from '../jobCommands.ts';
 import { jobView } from '../jobView.ts';
 import { heartbeatBodySchema, parseOptionalBody, parsePullTimeout } from '../requestSchemas.ts';
@@ -52,9 +52,15 @@ function queueOf(message: Message): ParseResult<string> {
   return typeof message.queue === 'string' ? parseQueueName(message.queue) : { ok: false, error: 'queue is required' };
 }
 
-/** Answers with `ok` once the command's entries are on disk, like the HTTP endpoints. */
-async function durably(ledger: Ledger, outcome: Outcome<unknown>, whenOk: () => void = () => {}): Promise<Answer> {
-  if (!outcome.ok) return refuseDomain(outcome.error);
+/**
+ * Answers with `ok` once the command's entries are on disk, like the HTTP
+ * endpoints; a refusal once the state of job `id` it was decided from is.
+ */
+async function durably(ledger: Ledger, id: string, outcome: Outcome<unknown>, whenOk: () => void = () => {}): Promise<Answer> {
+  if (!outcome.ok) {
+    await ledger.settled(id);
+    return refuseDomain(outcome.error);
+  }
   whenOk();
   await ledger.durable(outcome.position);
   return { ok: true };
@@ -67,7 +73,11 @@ const push: Command = async (message, _client, { ledger, context }) => {
   const options = parsePushOptions(message);
   if (!options.ok) return refuse(options.error);
   const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()));
-  if (!outcome.ok) return refuseDomain(outcome.error);
+  if (!outcome.ok) {
+    // Refused for a missing dependency: not before its removal is on disk.
+    await ledger.settled(options.value.dependsOn ?? []);
+    return refuseDomain(outcome.error);
+  }
   if (options.value.durable) await ledger.durable(outcome.position);
   return { ok: true, id: outcome.result.id };
 };
@@ -81,6 +91,7 @@ const pull: Command = async (message, client, { ledger, waiters, context }) => {
   let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()));
   if (outcome.ok && outcome.result === null && timeout.value > 0) {
     const waiting = waiters.wait(queue.value, timeout.value);
+    if (!waiting) return refuse(tooManyWaiters(queue.value, waiters.maxPerQueue));
     const forget = client.onClose(waiting.cancel);
     outcome = await waiting.outcome;
     forget();
@@ -99,7 +110,7 @@ function jobCommand(build: (id: string, body: unknown) => ParseResult<JobDecisio
     const command = build(id.value, message);
     if (!command.ok) return refuse(command.error);
     const outcome = ledger.run((view) => command.value(view, context()));
-    return durably(ledger, outcome, () => whenOk?.(id.value, client));
+    return durably(ledger, id.value, outcome, () => whenOk?.(id.value, client));
   };
 }
 
@@ -114,20 +125,23 @@ const heartbeat: Command = (message, _client, { ledger, context }) => {
   if (!id.ok) return refuse(id.error);
   const body = parseOptionalBody(heartbeatBodySchema, message);
   if (!body.ok) return refuse(body.error);
-  return durably(ledger, ledger.run((view) => decideProgress(view, id.value, body.value.token, undefined, undefined, context())));
+  return durably(ledger, id.value, ledger.run((view) => decideProgress(view, id.value, body.value.token, undefined, undefined, context())));
 };
 
 const getJob: Command = (message, _client, { ledger }) => {
   const id = jobIdOf(message);
   if (!id.ok) return refuse(id.error);
+  // Rendered now, answered once what it shows is on disk (at once for a settled job), as GET /jobs/:id.
   const job = ledger.state.job(id.value);
-  return job ? { ok: true, job: jobView(job) } : refuse('Job not found');
+  const answer: Answer = job ? { ok: true, job: jobView(job) } : refuse('Job not found');
+  const settled = ledger.settled(id.value);
+  return settled ? settled.then(() => answer) : answer;
 };
 
 const cancel: Command = (message, client, { ledger, context }) => {
   const id = jobIdOf(message);
   if (!id.ok) return refuse(id.error);
-  return durably(ledger, ledger.run((view) => decideCancel(view, id.value, context())), () => client.disown(id.value));
+  return durably(ledger, id.value, ledger.run((view) => decideCancel(view, id.value, context())), () => client.disown(id.value));
 };
 
 const ping: Command = () => ({ ok: true, pong: Date.now() });

@@ -1,0 +1,323 @@
+/**
+ * The soak: a real server under a steady mixed load (pushes over HTTP and
+ * WebSocket, pulls with acks and some fails on both, GET reads, /stats, one
+ * SSE subscriber reading every event) for a fixed time. It samples the
+ * server's RSS (/proc/<pid>/status VmRSS) every second and every request's
+ * latency, then compares the first window after the warm-up with the last.
+ *
+ * How it decides (each must hold):
+ * - zero errors: no transport failure, no 5xx, no unexpected refusal, the SSE
+ *   stream never drops, and the load generator never had to skip an operation
+ *   because too many were in flight (the server kept up with the rate);
+ * - RSS: mean VmRSS of the last window within ±10 % of the first window's;
+ * - p99: the last window's p99 latency within ±10 % of the first's, or within
+ *   an absolute 2 ms of it (sub-millisecond p99s move by more than 10 % from
+ *   scheduling noise alone).
+ * The first `warmupS` seconds are not counted (JIT, heap growth to its
+ * working size). Finished jobs leave memory after `COMPLETED_RETENTION_MS` /
+ * `DLQ_RETENTION_MS` (5 s here), so the retained state reaches a plateau
+ * during the warm-up: growth after it is what a leak looks like.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startServer, type TestServer } from '../support/testServer.ts';
+import { httpCall, TransportError } from '../torture/httpCall.ts';
+import { WsRpc } from '../torture/wsRpc.ts';
+
+export interface SoakOptions {
+  durationS: number;
+  warmupS: number;
+  /** Length of the first and last windows compared. */
+  windowS: number;
+  /** Operations started per second (a pull-then-ack is one operation, two requests). */
+  rate: number;
+  maxInFlight: number;
+  log: (line: string) => void;
+}
+
+export interface WindowFigures {
+  fromS: number;
+  toS: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanRssMiB: number;
+}
+
+export interface SoakSummary {
+  ok: boolean;
+  failures: string[];
+  options: Omit<SoakOptions, 'log'>;
+  operations: number;
+  requests: number;
+  errors: number;
+  errorSamples: string[];
+  skippedForBackPressure: number;
+  sseEvents: number;
+  first: WindowFigures;
+  last: WindowFigures;
+  rssChangePct: number;
+  p99ChangeMs: number;
+  p99ChangePct: number;
+  rssMiB: { min: number; max: number };
+  wallS: number;
+}
+
+const RSS_TOLERANCE = 0.1;
+const P99_TOLERANCE = 0.1;
+const P99_FLOOR_MS = 2;
+const QUEUES = ['soak-a', 'soak-b'];
+
+interface Sample {
+  /** Seconds since the load started. */
+  t: number;
+  ms: number;
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+function windowFigures(latencies: Sample[], rss: Sample[], fromS: number, toS: number): WindowFigures {
+  const ms = latencies.filter((s) => s.t >= fromS && s.t < toS).map((s) => s.ms).sort((a, b) => a - b);
+  const mem = rss.filter((s) => s.t >= fromS && s.t < toS).map((s) => s.ms);
+  const round = (n: number) => Math.round(n * 1000) / 1000;
+  return {
+    fromS,
+    toS,
+    requests: ms.length,
+    p50Ms: round(percentile(ms, 50)),
+    p99Ms: round(percentile(ms, 99)),
+    meanRssMiB: round(mem.reduce((a, b) => a + b, 0) / Math.max(1, mem.length)),
+  };
+}
+
+/** Reads an SSE stream to its end, counting `data:` events; resolves when it ends. */
+async function sseReader(url: string, signal: AbortSignal, onEvent: () => void): Promise<string | null> {
+  try {
+    const response = await fetch(url, { signal, headers: { accept: 'text/event-stream' } });
+    if (response.status !== 200 || !response.body) return `SSE answered ${response.status}`;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        if (buffer.slice(0, end).includes('"eventType"')) onEvent();
+        buffer = buffer.slice(end + 2);
+      }
+    }
+    return signal.aborted ? null : 'SSE stream ended';
+  } catch (err) {
+    return signal.aborted ? null : `SSE stream failed: ${String((err as Error)?.cause ?? err)}`;
+  }
+}
+
+export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakSummary> {
+  const opts: SoakOptions = { durationS: 1800, warmupS: 10, windowS: 60, rate: 200, maxInFlight: 64, log: () => {}, ...options };
+  const srv = await startServer({
+    env: { COMPLETED_RETENTION_MS: '5000', DLQ_RETENTION_MS: '5000', LOG_LEVEL: 'info' },
+  });
+  try {
+    return await soakAgainst(srv, opts);
+  } finally {
+    await srv.stop(30_000).catch(() => srv.kill());
+  }
+}
+
+async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSummary> {
+  const latencies: Sample[] = [];
+  const rss: Sample[] = [];
+  const errorSamples: string[] = [];
+  let errors = 0;
+  let requests = 0;
+  let operations = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  let sseEvents = 0;
+  let seq = 0;
+  const recentIds: string[] = [];
+  const t0 = performance.now();
+  const now = () => (performance.now() - t0) / 1000;
+
+  const error = (what: string) => {
+    errors++;
+    if (errorSamples.length < 20) errorSamples.push(`${now().toFixed(1)}s ${what}`);
+  };
+  /** Times one request; returns its answer or null after recording an error. */
+  const timed = async <T>(what: string, send: () => Promise<T>, accept: (answer: T) => boolean): Promise<T | null> => {
+    const started = performance.now();
+    let answer: T;
+    try {
+      answer = await send();
+    } catch (err) {
+      error(`${what}: ${err instanceof TransportError ? err.message : String(err)}`);
+      return null;
+    }
+    requests++;
+    latencies.push({ t: (started - t0) / 1000, ms: performance.now() - started });
+    if (!accept(answer)) {
+      error(`${what}: ${JSON.stringify(answer).slice(0, 300)}`);
+      return null;
+    }
+    return answer;
+  };
+
+  const http = (method: string, path: string, body?: unknown) => httpCall(srv.url, method, path, body);
+  const okHttp = (a: { status: number; json: any }) => a.status === 200 && a.json?.ok === true;
+  const ws = await WsRpc.connect(srv.port, '/ws/queues/soak-none');
+  const sseAbort = new AbortController();
+  const sse = sseReader(`${srv.url}/events`, sseAbort.signal, () => sseEvents++);
+
+  const pushBody = () => ({
+    data: { seq: ++seq, payload: 'x'.repeat(200) },
+    priority: seq % 3,
+    maxAttempts: 1,
+    ...(seq % 10 === 0 ? { durable: true } : {}),
+    ...(seq % 7 === 0 ? { removeOnComplete: true } : {}),
+  });
+  const remember = (id: string) => {
+    recentIds.push(id);
+    if (recentIds.length > 500) recentIds.shift();
+  };
+
+  const operationsByRoll: Array<[number, () => Promise<void>]> = [
+    [
+      0.25,
+      async () => {
+        const q = QUEUES[seq % 2] as string;
+        const a = await timed(`push ${q}`, () => http('POST', `/queues/${q}/jobs`, pushBody()), okHttp);
+        if (a) remember(a.json.id);
+      },
+    ],
+    [
+      0.15,
+      async () => {
+        const q = QUEUES[seq % 2] as string;
+        const a = await timed(`ws push ${q}`, () => ws.request({ cmd: 'PUSH', queue: q, ...pushBody() }), (m) => m?.ok === true);
+        if (a) remember(a.id);
+      },
+    ],
+    [
+      0.3,
+      async () => {
+        const q = QUEUES[seq % 2] as string;
+        const a = await timed(`pull ${q}`, () => http('GET', `/queues/${q}/jobs`), okHttp);
+        if (!a?.json.job) return;
+        const fail = a.json.job.data.seq % 20 === 0;
+        const path = `/jobs/${encodeURIComponent(a.json.job.id)}/${fail ? 'fail' : 'ack'}`;
+        await timed(`${fail ? 'fail' : 'ack'}`, () => http('POST', path, fail ? { token: a.json.token, error: 'soak' } : { token: a.json.token }), okHttp);
+      },
+    ],
+    [
+      0.15,
+      async () => {
+        const q = QUEUES[seq % 2] as string;
+        const a = await timed(`ws pull ${q}`, () => ws.request({ cmd: 'PULL', queue: q }), (m) => m?.ok === true);
+        if (!a?.job) return;
+        await timed('ws ack', () => ws.request({ cmd: 'ACK', id: a.job.id, token: a.token }), (m) => m?.ok === true);
+      },
+    ],
+    [
+      0.12,
+      async () => {
+        const id = recentIds[Math.floor(Math.random() * recentIds.length)];
+        if (id === undefined) return;
+        // Completed jobs leave after the retention, removeOnComplete ones at once: 404 is a right answer.
+        await timed('get job', () => http('GET', `/jobs/${encodeURIComponent(id)}`), (a) => a.status === 200 || a.status === 404);
+      },
+    ],
+    [0.03, async () => void (await timed('stats', () => http('GET', '/stats'), okHttp))],
+  ];
+
+  const runOne = async () => {
+    let roll = Math.random();
+    for (const [share, op] of operationsByRoll) {
+      if (roll < share) return op();
+      roll -= share;
+    }
+  };
+
+  // RSS every second.
+  const sampler = setInterval(() => {
+    try {
+      rss.push({ t: now(), ms: rssMiB(srv.pid) });
+    } catch (err) {
+      error(`rss: ${(err as Error).message}`);
+    }
+  }, 1000);
+
+  // Open loop: operations start on schedule whatever the answers' speed, capped in flight.
+  const pending = new Set<Promise<void>>();
+  let nextReport = 10;
+  while (now() < opts.durationS) {
+    const due = Math.floor(now() * opts.rate);
+    while (operations < due) {
+      operations++;
+      if (inFlight >= opts.maxInFlight) {
+        skipped++;
+        continue;
+      }
+      inFlight++;
+      const p = runOne().finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+      pending.add(p);
+    }
+    if (now() >= nextReport) {
+      opts.log(`soak ${nextReport}s: ${requests} requests, ${errors} errors, RSS ${rss.at(-1)?.ms.toFixed(1)} MiB, ${sseEvents} SSE events`);
+      nextReport += opts.durationS >= 600 ? 60 : 10;
+    }
+    await sleep(5);
+  }
+  clearInterval(sampler);
+  await Promise.allSettled([...pending]);
+  sseAbort.abort();
+  const sseProblem = await Promise.race([sse, sleep(2000).then(() => null)]);
+  if (sseProblem) error(sseProblem);
+  ws.close();
+
+  const first = windowFigures(latencies, rss, opts.warmupS, opts.warmupS + opts.windowS);
+  const last = windowFigures(latencies, rss, opts.durationS - opts.windowS, opts.durationS);
+  const rssChangePct = ((last.meanRssMiB - first.meanRssMiB) / first.meanRssMiB) * 100;
+  const p99ChangeMs = last.p99Ms - first.p99Ms;
+  const p99ChangePct = first.p99Ms > 0 ? (p99ChangeMs / first.p99Ms) * 100 : 0;
+  const failures: string[] = [];
+  if (errors > 0) failures.push(`${errors} errors`);
+  if (skipped > 0) failures.push(`${skipped} operations skipped: more than ${opts.maxInFlight} in flight (the server did not keep up)`);
+  if (sseEvents === 0) failures.push('the SSE subscriber received no event');
+  if (Math.abs(rssChangePct) > RSS_TOLERANCE * 100) failures.push(`RSS changed ${rssChangePct.toFixed(1)} % (allowed ±${RSS_TOLERANCE * 100} %)`);
+  if (Math.abs(p99ChangeMs) > Math.max(P99_FLOOR_MS, P99_TOLERANCE * first.p99Ms)) {
+    failures.push(`p99 changed ${p99ChangeMs.toFixed(2)} ms (${p99ChangePct.toFixed(1)} %; allowed ±${P99_TOLERANCE * 100} % or ±${P99_FLOOR_MS} ms)`);
+  }
+  const rssValues = rss.map((s) => s.ms);
+  const { log: _log, ...shownOptions } = opts;
+  return {
+    ok: failures.length === 0,
+    failures,
+    options: shownOptions,
+    operations,
+    requests,
+    errors,
+    errorSamples,
+    skippedForBackPressure: skipped,
+    sseEvents,
+    first,
+    last,
+    rssChangePct: Math.round(rssChangePct * 100) / 100,
+    p99ChangeMs: Math.round(p99ChangeMs * 1000) / 1000,
+    p99ChangePct: Math.round(p99ChangePct * 100) / 100,
+    rssMiB: { min: Math.min(...rssValues), max: Math.max(...rssValues) },
+    wallS: Math.round(now()),
+  };
+}
