@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import { sendError } from './errors.ts';
@@ -32,9 +33,18 @@ export function jsonBody(limitBytes: number, maxDepth: number): RequestHandler[]
     }
     next();
   };
+  // Declared too large: refused before reading and the connection closed. body-parser would read and discard
+  // the whole body before answering (up to node's request timeout for a client that never sends it).
+  const refuseDeclaredTooLarge: RequestHandler = (req, res, next) => {
+    if (Number(req.headers['content-length'] ?? 0) <= limitBytes) return next();
+    res.setHeader('Connection', 'close');
+    sendError(res, 413, 'Request body too large');
+  };
   // body-parser calls `verify` with the raw bytes before JSON.parse; what it throws becomes the answer.
   const verify = (_req: IncomingMessage, _res: unknown, body: Buffer, encoding: string) => {
+    // A UTF-8 body must be UTF-8: other bytes would be decoded to U+FFFD and the job stored altered.
+    if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw bodyError(400, 'Request body is not valid UTF-8', 'entity.not.utf8');
     if (nestedDeeperThan(utf8Bytes(body, encoding), maxDepth)) throw bodyError(400, tooDeepMessage(maxDepth), 'entity.too.deep');
   };
-  return [requireJson, express.json({ limit: limitBytes, strict: false, type: () => true, verify })];
+  return [requireJson, refuseDeclaredTooLarge, express.json({ limit: limitBytes, strict: false, type: () => true, verify })];
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +18,7 @@ import { commandContext } from './CommandContext.ts';
 import type { Config } from './config.ts';
 import { ConnectionCounter } from './ConnectionCounter.ts';
 import { DataDirLock } from './DataDirLock.ts';
+import { createHttpServer } from './httpServer.ts';
 import { Ledger } from './Ledger.ts';
 import { PullWaiters } from './PullWaiters.ts';
 import { Scheduler } from './Scheduler.ts';
@@ -137,7 +138,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       connections: () => ({ tcp: connections.open, ...realtime.counts() }),
     },
   });
-  const server = createServer(app);
+  const server = createHttpServer(app);
   realtime.attach(server);
   connections.watch(server);
   await listen(server, config.HTTP_PORT, config.HOST);

@@ -64,6 +64,10 @@ export class WsServer {
 
   constructor(private readonly deps: WsServerDeps) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxPayload, clientTracking: false });
+    // A malformed handshake (key, version, protocols): ws would answer text/html; answer in the error format instead.
+    this.wss.on('wsClientError', (err, socket) => {
+      this.refuse(socket, 400, err.message, /Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {});
+    });
   }
 
   get count(): number {
