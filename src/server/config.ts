@@ -109,6 +109,8 @@ const configSchema = z.object({
   MAX_WAITERS_PER_QUEUE: integer('MAX_WAITERS_PER_QUEUE', 1, 10_000_000, 10_000),
   // Event-stream replays (`?from=`, Last-Event-ID) reading the log at once; later ones wait their turn.
   MAX_REPLAYS: integer('MAX_REPLAYS', 1, 10_000, 4),
+  // A connection that has not sent a byte for this long is closed (node times headers only from the first byte).
+  SILENT_CONNECTION_TIMEOUT_MS: integer('SILENT_CONNECTION_TIMEOUT_MS', 100, 3_600_000, 30_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -17,12 +18,23 @@ const CHECK_INTERVAL_MS = 1_000;
  * (malformed framing 400, headers too large 431, too slow 408): node's own
  * answers have no body at all.
  */
-export function createHttpServer(app: RequestListener): Server {
+/**
+ * A connection that sends not one byte for `silentConnectionTimeoutMs` is closed: node's header deadline starts
+ * at the first byte, so a silent socket would be held, with its descriptor and buffers, until the client goes away.
+ */
+export function createHttpServer(app: RequestListener, silentConnectionTimeoutMs: number): Server {
   const server = createServer(
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CHECK_INTERVAL_MS },
     app,
   );
   server.on('clientError', answerClientError);
+  server.on('connection', (socket) => socket.setTimeout(silentConnectionTimeoutMs));
+  // With a listener here node no longer destroys a timed-out socket itself: do what it did (a silent socket, an
+  // idle keep-alive one), but leave a socket alone while an answer is in progress (a long poll, an event stream).
+  server.on('timeout', (socket: Socket & { _httpMessage?: unknown }) => {
+    if (socket._httpMessage) socket.setTimeout(0);
+    else socket.destroy();
+  });
   return server;
 }
 

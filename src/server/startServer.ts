@@ -138,7 +138,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       connections: () => ({ tcp: connections.open, ...realtime.counts() }),
     },
   });
-  const server = createHttpServer(app);
+  const server = createHttpServer(app, config.SILENT_CONNECTION_TIMEOUT_MS);
   realtime.attach(server);
   connections.watch(server);
   await listen(server, config.HTTP_PORT, config.HOST);
