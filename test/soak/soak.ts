@@ -65,6 +65,10 @@ export interface SoakSummary {
   p99ChangeMs: number;
   p99ChangePct: number;
   rssMiB: { min: number; max: number };
+  /** Every window after the warm-up, to see when a figure moved (a trend, or one bad minute). */
+  timeline: WindowFigures[];
+  /** Seconds into the run at which operations were skipped (the first 20). */
+  skippedAtS: number[];
   wallS: number;
 }
 
@@ -146,6 +150,7 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
   let requests = 0;
   let operations = 0;
   let skipped = 0;
+  const skippedAt: number[] = [];
   let inFlight = 0;
   let sseEvents = 0;
   let seq = 0;
@@ -269,6 +274,7 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
       operations++;
       if (inFlight >= opts.maxInFlight) {
         skipped++;
+        if (skippedAt.length < 20) skippedAt.push(Math.round(now() * 10) / 10);
         continue;
       }
       inFlight++;
@@ -322,6 +328,10 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
     p99ChangeMs: Math.round(p99ChangeMs * 1000) / 1000,
     p99ChangePct: Math.round(p99ChangePct * 100) / 100,
     rssMiB: { min: Math.min(...rssValues), max: Math.max(...rssValues) },
+    timeline: Array.from({ length: Math.floor((opts.durationS - opts.warmupS) / opts.windowS) }, (_, i) =>
+      windowFigures(latencies, rss, opts.warmupS + i * opts.windowS, opts.warmupS + (i + 1) * opts.windowS),
+    ),
+    skippedAtS: skippedAt,
     wallS: Math.round(now()),
   };
 }
