@@ -12,17 +12,23 @@ after(async () => {
   await cleanupAll();
 });
 
+/** When each socket connected: the server's timer cannot start before that. */
+const connectedAt = new WeakMap<Socket, number>();
+
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => resolve(socket));
+    socket.once('connect', () => {
+      connectedAt.set(socket, Date.now());
+      resolve(socket);
+    });
     socket.once('error', reject);
   });
 }
 
 /** Resolves with the ms the socket lived once the server closes it, or null if it is still open after `waitMs`. */
 function closedWithin(socket: Socket, waitMs: number): Promise<number | null> {
-  const opened = Date.now();
+  const opened = connectedAt.get(socket) ?? Date.now();
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), waitMs);
     socket.once('close', () => {
