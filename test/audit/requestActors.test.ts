@@ -206,3 +206,17 @@ describe('the log holds names, never secrets', () => {
     }
   });
 });
+
+describe('behind a trusted proxy', () => {
+  it('the address recorded is the forwarded client, as TRUST_PROXY says (the rate limit’s notion)', async () => {
+    const proxied = await startServer({ env: { TRUST_PROXY: 'loopback' } });
+    const q = qname('proxy');
+    const pushed = await proxied.pushRaw(q, { data: 1 }, { 'x-forwarded-for': '203.0.113.9', 'x-request-id': 'via-proxy' });
+    assert.equal(pushed.status, 200, pushed.describe);
+    const id = pushed.json.id as string;
+    let entries: Logged[] = [];
+    await waitFor(async () => (entries = entriesOf(await loggedEntries(proxied.dataDir), id)).length === 1, 5000, 20);
+    assert.deepEqual(actorOf(entries[0] as Logged), { kind: 'request', token: null, address: '203.0.113.9', requestId: 'via-proxy' });
+    await proxied.stop();
+  });
+});
