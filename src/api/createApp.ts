@@ -7,6 +7,7 @@ import { jobRoutes, type JobRoutesDeps } from './jobRoutes.ts';
 import { headOnlyOnProbes } from './headRequests.ts';
 import { jsonBody } from './jsonBody.ts';
 import { type MonitoringDeps, monitoringRoutes } from './monitoringRoutes.ts';
+import { requestIds } from './requestId.ts';
 import { requestLog } from './requestLog.ts';
 import type { TokenSet } from './TokenSet.ts';
 
@@ -28,7 +29,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.set('etag', false);
   app.disable('x-powered-by');
-  // Order matters: CORS headers on everything (errors too) and preflight before any check.
+  // Order matters: a request id and CORS headers on everything (errors too) and preflight before any check.
+  app.use(requestIds());
   app.use(requestLog(deps.logger));
   app.use(cors(deps.corsAllowOrigin));
   app.use(deps.rateLimit);

@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { type Request, Router, type Response } from 'express';
 import type { DecideContext } from '../domain/DecideContext.ts';
 import { decideCancel } from '../domain/decideCancel.ts';
 import { decidePull, type PullResult } from '../domain/decidePull.ts';
@@ -6,9 +6,11 @@ import { decidePush } from '../domain/decidePush.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../server/Ledger.ts';
 import { type PullWaiters, tooManyWaiters } from '../server/PullWaiters.ts';
+import type { TrustProxy } from './clientAddress.ts';
 import { sendDomainError, sendError } from './errors.ts';
 import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from './jobCommands.ts';
 import { jobView } from './jobView.ts';
+import { requestActor } from './requestActor.ts';
 import { parsePullTimeout } from './requestSchemas.ts';
 
 export type TimedCommand = 'push' | 'pull' | 'ack';
@@ -17,13 +19,17 @@ export interface JobRoutesDeps {
   ledger: Ledger;
   waiters: PullWaiters;
   context: () => DecideContext;
+  /** Whose forwarding headers name the client (TRUST_PROXY), for the address the log records; none by default. */
+  trustProxy?: TrustProxy;
   /** Latency of a carried-out (2xx) push, pull or ack: request to answer, fsync wait included. */
   recordLatency?: (command: TimedCommand, ms: number) => void;
 }
 
 /** The job endpoints: parse, run the command through the ledger, answer once durable. */
-export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutesDeps): Router {
+export function jobRoutes({ ledger, waiters, context, trustProxy, recordLatency }: JobRoutesDeps): Router {
   const router = Router();
+  /** Who asks, recorded in every entry the command logs. */
+  const askedBy = (req: Request, res: Response) => requestActor(req, res, trustProxy);
 
   /** Starts timing `command` for this answer; the returned function drops the measurement. */
   const time = (res: Response, command: TimedCommand): (() => void) => {
@@ -42,7 +48,7 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
     if (!queue.ok) return sendError(res, 400, queue.error);
     const options = parsePushOptions(req.body);
     if (!options.ok) return sendError(res, 400, options.error);
-    const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()));
+    const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()), askedBy(req, res));
     if (!outcome.ok) {
       // Refused for a missing dependency: not before its removal is on disk.
       await ledger.settled(options.value.dependsOn ?? []);
@@ -58,11 +64,12 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
     if (!queue.ok) return sendError(res, 400, queue.error);
     const timeout = parsePullTimeout(req.query.timeout);
     if (!timeout.ok) return sendError(res, 400, timeout.error);
-    let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()));
+    const actor = askedBy(req, res);
+    let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()), actor);
     if (outcome.ok && outcome.result === null && timeout.value > 0) {
       // A pull that parks measures how long the queue stayed empty, not the server.
       untime();
-      const waiting = waiters.wait(queue.value, timeout.value);
+      const waiting = waiters.wait(queue.value, timeout.value, actor);
       if (!waiting) {
         res.setHeader('Retry-After', '1');
         return sendError(res, 503, tooManyWaiters(queue.value, waiters.maxPerQueue));
@@ -83,22 +90,22 @@ export function jobRoutes({ ledger, waiters, context, recordLatency }: JobRoutes
   });
 
   router.delete('/jobs/:id', async (req, res) => {
-    const outcome = ledger.run((view) => decideCancel(view, req.params.id, context()));
+    const outcome = ledger.run((view) => decideCancel(view, req.params.id, context()), askedBy(req, res));
     await answerDone(res, ledger, outcome, req.params.id);
   });
 
   /** A command answered `{ok:true}` once durable; a body that does not parse is a 400. */
-  const runJobCommand = async (res: Response, id: string, command: ParseResult<JobDecision>) => {
+  const runJobCommand = async (req: Request, res: Response, command: ParseResult<JobDecision>) => {
     if (!command.ok) return sendError(res, 400, command.error);
-    await answerDone(res, ledger, ledger.run((view) => command.value(view, context())), id);
+    await answerDone(res, ledger, ledger.run((view) => command.value(view, context()), askedBy(req, res)), req.params.id as string);
   };
 
   router.post('/jobs/:id/ack', (req, res) => {
     time(res, 'ack');
-    return runJobCommand(res, req.params.id, ackCommand(req.params.id, req.body));
+    return runJobCommand(req, res, ackCommand(req.params.id, req.body));
   });
-  router.post('/jobs/:id/fail', (req, res) => runJobCommand(res, req.params.id, failCommand(req.params.id, req.body)));
-  router.post('/jobs/:id/progress', (req, res) => runJobCommand(res, req.params.id, progressCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/fail', (req, res) => runJobCommand(req, res, failCommand(req.params.id, req.body)));
+  router.post('/jobs/:id/progress', (req, res) => runJobCommand(req, res, progressCommand(req.params.id, req.body)));
 
   return router;
 }

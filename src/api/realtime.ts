@@ -7,6 +7,7 @@ import type { EventBus } from '../projections/EventBus.ts';
 import { EventFeed } from '../projections/EventFeed.ts';
 import type { Ledger } from '../server/Ledger.ts';
 import type { PullWaiters } from '../server/PullWaiters.ts';
+import type { TrustProxy } from './clientAddress.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import { eventStreamRoutes } from './sse/eventStreamRoutes.ts';
 import { SseStreams } from './sse/SseStreams.ts';
@@ -21,6 +22,8 @@ export interface RealtimeDeps {
   context: () => DecideContext;
   tokens: TokenSet;
   limiter: RateLimiter;
+  /** TRUST_PROXY: whose forwarding headers name a WebSocket client, for the address the log records. */
+  trustProxy: TrustProxy;
   logger: Logger;
   corsAllowOrigin: string;
   /** STREAM_BUFFER_BYTES: unsent bytes after which a slow SSE or WebSocket client is cut. */

@@ -41,7 +41,13 @@ export function requestLog(logger: Logger): RequestHandler {
     const started = performance.now();
     res.once('finish', () => {
       logger.debug(
-        { method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 },
+        {
+          method: req.method,
+          url: redactUrl(req.originalUrl),
+          status: res.statusCode,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+          requestId: res.locals.requestId,
+        },
         'request',
       );
     });

@@ -1,3 +1,4 @@
+import { serverActor } from './actor.ts';
 import type { DecideContext } from './DecideContext.ts';
 import type { Decision } from './Decision.ts';
 import type { ReleaseEntry } from './entries.ts';
@@ -12,7 +13,8 @@ export interface Lease {
  * A connection that owned leases closed: each job still active under that
  * very lease returns to `waiting` without consuming an attempt. A job since
  * acked, failed, cancelled or re-leased (its lease expired and another worker
- * took it) is left alone. Returns the ids released.
+ * took it) is left alone. Returns the ids released. The server's decision
+ * (reason `connection closed`), whoever had pulled the jobs.
  */
 export function decideRelease(view: JobsView, leases: Iterable<Lease>, ctx: DecideContext): Decision<string[]> {
   const entries: ReleaseEntry[] = [];
@@ -21,7 +23,7 @@ export function decideRelease(view: JobsView, leases: Iterable<Lease>, ctx: Deci
     const job = view.job(jobId);
     if (!job || job.state !== 'active' || job.token !== token || released.has(job.id)) continue;
     released.add(job.id);
-    entries.push({ type: 'release', at: ctx.now, queue: job.queue, jobId: job.id, token });
+    entries.push({ type: 'release', at: ctx.now, queue: job.queue, jobId: job.id, token, by: serverActor('connection closed') });
   }
   return { entries, result: [...released] };
 }

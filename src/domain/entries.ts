@@ -1,12 +1,44 @@
 import type { Job, JobState } from './job.ts';
 
+/** Why the server decided an entry on its own (no request asked for it). */
+export type ServerReason = 'lease expired' | 'timeout' | 'ttl' | 'delay due' | 'repeat' | 'retention' | 'connection closed';
+
+/**
+ * Who caused an entry, as stored in it. Short keys: an actor is in every
+ * entry of the log. A request: `t` the name of its token (never the secret;
+ * null without AUTH_TOKENS), `a` the client address, `r` the request id.
+ * The server's own decision: `s` the reason. Render it with `actorOf`
+ * (src/domain/actor.ts).
+ */
+export type Actor = RequestActor | ServerActor;
+export interface RequestActor {
+  t: string | null;
+  a: string;
+  r: string;
+}
+export interface ServerActor {
+  s: ServerReason;
+}
+
+/**
+ * What every entry carries besides its facts. `by` is set by whoever runs the
+ * decision (the ledger stamps the requester on entries a rule left unstamped;
+ * rules stamp the server's own decisions); null in entries written before
+ * actors were recorded (payload version 1).
+ */
+interface Attribution {
+  by?: Actor | null;
+  /** Payload version, set by the codec: absent = 1 (no actor), 2 = with `by`. */
+  v?: number;
+}
+
 /**
  * Log entries are facts, not requests: each records what was decided, with
  * every value replay needs (ids, tokens, deadlines, retry times), so applying
  * them never consults a clock or decides again. Every entry names its job and
  * queue so the event stream can be rebuilt from the log alone.
  */
-interface EntryBase {
+interface EntryBase extends Attribution {
   /** When the decision was made (ms since epoch). */
   at: number;
   queue: string;
@@ -90,7 +122,7 @@ export interface ResolveEntry extends EntryBase {
  * Retention: jobs long finished leave the in-memory state (their history
  * stays in the log). Many per entry, so keeping memory bounded costs little log.
  */
-export interface EvictEntry {
+export interface EvictEntry extends Attribution {
   type: 'evict';
   at: number;
   jobIds: string[];

@@ -23,13 +23,22 @@ const typeOf = new Map<number, EntryType>(Object.entries(codeOf).map(([type, cod
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * The payload's version, written in every payload as `v`. 1 (no `v`): before
+ * actors. 2: every entry has `by`, its actor. A reader upgrades older
+ * payloads as it decodes them, so replay and readers see one shape.
+ */
+export const PAYLOAD_VERSION = 2;
+
 export function encodeEntry(entry: Entry): { type: number; payload: Uint8Array } {
-  const { type, ...body } = entry;
-  return { type: codeOf[type], payload: encoder.encode(JSON.stringify(body)) };
+  // `type: undefined` leaves the type out (it is the record's type byte); one copy, as the rest-spread it replaces.
+  const body = { ...entry, type: undefined, v: PAYLOAD_VERSION, by: entry.by ?? null };
+  return { type: codeOf[entry.type], payload: encoder.encode(JSON.stringify(body)) };
 }
 
 export function decodeEntry(code: number, payload: Uint8Array): Entry {
   const type = typeOf.get(code);
   if (type === undefined) throw new Error(`Unknown log entry type ${code}`);
-  return { type, ...JSON.parse(decoder.decode(payload)) } as Entry;
+  // Version 1 had no actor: `by` null unless the payload has one.
+  return { type, by: null, ...JSON.parse(decoder.decode(payload)) } as Entry;
 }

@@ -1,3 +1,4 @@
+import { serverActor } from './actor.ts';
 import type { DecideContext } from './DecideContext.ts';
 import type { Entry } from './entries.ts';
 import type { Job } from './job.ts';
@@ -6,7 +7,8 @@ import type { Job } from './job.ts';
  * The push of a repeat chain's next occurrence, made when the current one
  * ends (completed or DLQ): due at the first slot `scheduledAt + k × every`
  * still in the future, so a late or long run neither overlaps the next one
- * nor causes a catch-up burst. `limit` counts every occurrence.
+ * nor causes a catch-up burst. `limit` counts every occurrence. The server's
+ * decision (reason `repeat`), whoever ended the previous occurrence.
  */
 export function nextOccurrence(job: Readonly<Job>, ctx: DecideContext): Entry[] {
   const repeat = job.repeat;
@@ -32,5 +34,5 @@ export function nextOccurrence(job: Readonly<Job>, ctx: DecideContext): Entry[] 
     token: null,
     leaseUntil: null,
   };
-  return [{ type: 'push', at: ctx.now, queue: job.queue, jobId: next.id, job: next }];
+  return [{ type: 'push', at: ctx.now, queue: job.queue, jobId: next.id, job: next, by: serverActor('repeat') }];
 }

@@ -1,6 +1,6 @@
 import type { Decided } from '../domain/Decision.ts';
 import { DomainError } from '../domain/DomainError.ts';
-import type { Entry } from '../domain/entries.ts';
+import type { Actor, Entry } from '../domain/entries.ts';
 import { decodeEntry, encodeEntry } from '../domain/entryCodec.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import type { Log } from '../log/Log.ts';
@@ -29,11 +29,18 @@ export class Ledger {
     private readonly bus: EventBus,
   ) {}
 
-  run<R>(decide: (view: JobsView) => Decided<R>): Outcome<R> {
+  /**
+   * `actor` is who asked: stamped on every entry the rule did not attribute
+   * itself (rules stamp the server's own decisions, such as a repeat's next
+   * occurrence). Cascades a request caused (a cancel failing its dependents)
+   * are that request's. Null only where nobody is known (tests, tools).
+   */
+  run<R>(decide: (view: JobsView) => Decided<R>, actor: Actor | null = null): Outcome<R> {
     const decided = decide(this.state);
     if (decided instanceof DomainError) return { ok: false, error: decided };
     let position = 0;
     for (const entry of decided.entries) {
+      entry.by ??= actor;
       const { type, payload } = encodeEntry(entry);
       position = this.log.append(type, payload);
       this.state.apply(entry, position);

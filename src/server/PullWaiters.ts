@@ -1,5 +1,6 @@
 import { decidePull, type PullResult } from '../domain/decidePull.ts';
 import type { DecideContext } from '../domain/DecideContext.ts';
+import type { Actor } from '../domain/entries.ts';
 import type { Ledger, Outcome } from './Ledger.ts';
 import { LinkedQueue, type QueueNode } from './LinkedQueue.ts';
 
@@ -8,6 +9,8 @@ type PullOutcome = Outcome<PullResult | null>;
 interface Waiter {
   resolve(outcome: PullOutcome): void;
   timer: NodeJS.Timeout;
+  /** Who parked the pull: the pull that serves it is theirs. */
+  actor: Actor | null;
 }
 
 /** A parked pull: its outcome, and `cancel` for a client that went away (answers with no job). */
@@ -43,15 +46,15 @@ export class PullWaiters {
     return this.total;
   }
 
-  /** Waits up to `timeoutMs` for a job; null when `queue` already has `maxPerQueue` waiters. */
-  wait(queue: string, timeoutMs: number): Waiting | null {
+  /** Waits up to `timeoutMs` for a job, pulled on behalf of `actor`; null when `queue` already has `maxPerQueue` waiters. */
+  wait(queue: string, timeoutMs: number, actor: Actor | null = null): Waiting | null {
     let list = this.waiting.get(queue);
     if (list && list.size >= this.maxPerQueue) return null;
     if (!list) this.waiting.set(queue, (list = new LinkedQueue()));
     const waiters = list;
     let node!: QueueNode<Waiter>;
     const outcome = new Promise<PullOutcome>((resolve) => {
-      node = waiters.push({ resolve, timer: setTimeout(() => this.leave(queue, node), timeoutMs) });
+      node = waiters.push({ resolve, timer: setTimeout(() => this.leave(queue, node), timeoutMs), actor });
     });
     this.total++;
     return { outcome, cancel: () => this.leave(queue, node) };
@@ -89,7 +92,7 @@ export class PullWaiters {
         const waiter = list.shift() as Waiter;
         this.total--;
         clearTimeout(waiter.timer);
-        waiter.resolve(this.ledger.run((view) => decidePull(view, queue, this.context())));
+        waiter.resolve(this.ledger.run((view) => decidePull(view, queue, this.context()), waiter.actor));
       }
       if (list?.size === 0) this.waiting.delete(queue);
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAuthTokens } from '../api/authTokens.ts';
 import { parseTrustProxy } from '../api/clientAddress.ts';
 
 const MiB = 1024 * 1024;
@@ -58,6 +59,15 @@ const list = () =>
     .optional()
     .transform((raw) => (raw ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
 
+/** AUTH_TOKENS: a list of `token` or `name:token`; the name is what the log records of a request. */
+const authTokens = () =>
+  list().transform((items, ctx) => {
+    const parsed = parseAuthTokens(items);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: `AUTH_TOKENS: ${parsed.error}` });
+    return z.NEVER;
+  });
+
 /** TRUST_PROXY: off (the peer address is the client), a hop count, or a list of trusted proxy addresses and CIDRs. */
 const trustProxy = () =>
   z
@@ -76,7 +86,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const configSchema = z.object({
   HTTP_PORT: integer('HTTP_PORT', 0, 65535, 6790),
   HOST: text('0.0.0.0'),
-  AUTH_TOKENS: list(),
+  AUTH_TOKENS: authTokens(),
   METRICS_AUTH: flag('METRICS_AUTH'),
   CORS_ALLOW_ORIGIN: text('*'),
   RATE_LIMIT_WINDOW_MS: integer('RATE_LIMIT_WINDOW_MS', 1, 24 * 3600 * 1000, 60_000),

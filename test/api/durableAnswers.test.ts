@@ -88,10 +88,16 @@ function request(node: Node, method: string, path: string, body?: unknown) {
 
 /** A WebSocket command run as a connection would; `answer` stays undefined while held. */
 function command(node: Node, message: Message) {
-  const client: CommandClient = { own() {}, disown() {}, onClose: () => () => {}, setAuthenticated() {} };
+  const client: CommandClient = {
+    own() {},
+    disown() {},
+    onClose: () => () => {},
+    setAuthenticated() {},
+    actor: (_reqId, ordinal) => ({ t: null, a: '127.0.0.1', r: `test/${ordinal}` }),
+  };
   const run = COMMANDS.get(String(message.cmd).toUpperCase());
   assert.ok(run, `unknown command ${String(message.cmd)}`);
-  const result = run(message, client, node.deps);
+  const result = run(message, client, node.deps, 1);
   const watched: { answer?: Answer; synchronous: boolean; done: Promise<void> } = {
     synchronous: !(result instanceof Promise),
     done: Promise.resolve(result).then((answer) => {

@@ -5,7 +5,7 @@ import { decideFail } from '../../src/domain/decideFail.ts';
 import { decidePull } from '../../src/domain/decidePull.ts';
 import { decideRelease } from '../../src/domain/decideRelease.ts';
 import type { Entry } from '../../src/domain/entries.ts';
-import { decodeEntry, encodeEntry } from '../../src/domain/entryCodec.ts';
+import { decodeEntry, encodeEntry, PAYLOAD_VERSION } from '../../src/domain/entryCodec.ts';
 import { eventsOf } from '../../src/projections/jobEvents.ts';
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
 import { Harness } from './fixtures.ts';
@@ -78,7 +78,8 @@ test('release emits retried with prev active, and survives the codec and replay'
   assert.deepEqual(eventsOf(entry), [{ eventType: 'retried', queue: 'q', jobId: id, timestamp: h.now, prev: 'active' }]);
   const { type, payload } = encodeEntry(entry);
   assert.equal(type, 11, 'type code 11 is part of the on-disk format');
-  assert.deepEqual(decodeEntry(type, payload), entry);
+  assert.deepEqual(entry.by, { s: 'connection closed' }, 'the server released it');
+  assert.deepEqual(decodeEntry(type, payload), { ...entry, v: PAYLOAD_VERSION });
   const replayed = new QueueProjection();
   for (const [e, p] of h.log) replayed.apply(decodeEntry(encodeEntry(e).type, encodeEntry(e).payload), p);
   assert.equal(replayed.position, position);

@@ -206,7 +206,8 @@ describe('WebSocket broadcasts', () => {
   });
 
   it('refuses unknown paths (404) and bad queue names (400) before the handshake', async () => {
-    assert.deepEqual(await WsTestClient.refused(srv.port, '/nope'), {
+    const { headers: _headers, ...notFound } = await WsTestClient.refused(srv.port, '/nope');
+    assert.deepEqual(notFound, {
       status: 404,
       body: '{"ok":false,"error":"Not found"}',
       json: { ok: false, error: 'Not found' },

@@ -9,6 +9,7 @@ export interface Refused {
   status: number;
   body: string;
   json: any;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export class WsTestClient {
@@ -18,6 +19,8 @@ export class WsTestClient {
   private readonly pending = new Map<string, (answer: any) => void>();
   private waiters: Array<() => void> = [];
   private nextReqId = 0;
+  /** The headers of the server's 101 answer. */
+  upgradeHeaders: Record<string, string | string[] | undefined> = {};
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
@@ -40,7 +43,13 @@ export class WsTestClient {
   static connect(port: number, path: string, headers: Record<string, string> = {}): Promise<WsTestClient> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
-      ws.once('open', () => resolve(new WsTestClient(ws)));
+      let upgradeHeaders: WsTestClient['upgradeHeaders'] = {};
+      ws.once('upgrade', (res) => (upgradeHeaders = res.headers));
+      ws.once('open', () => {
+        const client = new WsTestClient(ws);
+        client.upgradeHeaders = upgradeHeaders;
+        resolve(client);
+      });
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -52,7 +61,7 @@ export class WsTestClient {
           } catch {
             json = undefined;
           }
-          const refused: Refused = { status: res.statusCode ?? 0, body, json };
+          const refused: Refused = { status: res.statusCode ?? 0, body, json, headers: res.headers };
           reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${body}`), { refused }));
         });
       });

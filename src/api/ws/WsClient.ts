@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { type RawData, WebSocket } from 'ws';
 import { decideRelease, type Lease } from '../../domain/decideRelease.ts';
+import type { RequestActor } from '../../domain/entries.ts';
 import { isLogUnavailable } from '../../log/logUnavailable.ts';
 import type { EventCursor } from '../../projections/eventCursor.ts';
 import type { EventFeed, FeedEvent, FeedSink } from '../../projections/EventFeed.ts';
 import { nestedDeeperThan, tooDeepMessage } from '../jsonDepth.ts';
+import { acceptedRequestId } from '../requestId.ts';
 import { type Answer, type CommandClient, type CommandDeps, COMMANDS, type Message, OPEN_COMMANDS } from './wsCommands.ts';
 
 export interface WsClientDeps extends CommandDeps {
@@ -16,6 +18,15 @@ export interface WsClientDeps extends CommandDeps {
   maxJsonDepth: number;
   /** WS_MAX_INFLIGHT: commands of this connection not answered yet; beyond, a command is refused. */
   maxInflight: number;
+}
+
+/** Who is on the other end, as known at the upgrade. */
+export interface ConnectionIdentity {
+  /** The upgrade's X-Request-Id (the client's, or a new one): the prefix of its commands' request ids. */
+  connectionId: string;
+  /** The name of the token the upgrade presented; null without AUTH_TOKENS. `Auth` changes it. */
+  tokenName: string | null;
+  address: string;
 }
 
 /** A message's bytes (ws hands over fragments as an array, binary frames as a buffer). */
@@ -58,14 +69,19 @@ export class WsClient implements FeedSink, CommandClient {
   private readonly unsubscribe: () => void;
   /** Commands running (parked long-polls and fsync waits included), bounded by `maxInflight`. */
   private inflight = 0;
+  /** Commands received so far: the ordinal in each command's request id. */
+  private received = 0;
+  private tokenName: string | null;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: WsClientDeps,
+    private readonly identity: ConnectionIdentity,
     queue: string | null,
     from: EventCursor | null,
     private readonly onGone: (client: WsClient) => void,
   ) {
+    this.tokenName = identity.tokenName;
     ws.on('message', (data: RawData) => this.receive(data));
     ws.on('close', () => this.gone());
     ws.on('error', (err: Error) => deps.logger.debug({ err }, 'websocket error'));
@@ -87,19 +103,20 @@ export class WsClient implements FeedSink, CommandClient {
       return this.send({ ok: false, error: 'A command must be a JSON object' });
     }
     const reqId = (message as Message).reqId;
+    const ordinal = ++this.received;
     // A bound on what one socket can make the server hold (each parked PULL is a waiter and a timer).
     if (this.inflight >= this.deps.maxInflight) {
       return this.answer({ ok: false, error: `Too many commands in flight on this connection (max ${this.deps.maxInflight})` }, reqId);
     }
     // Never let a failing command or answer reject unhandled (that would stop the process).
-    this.execute(message as Message, reqId).catch((err: unknown) => this.deps.logger.error({ err }, 'websocket answer failed'));
+    this.execute(message as Message, reqId, ordinal).catch((err: unknown) => this.deps.logger.error({ err }, 'websocket answer failed'));
   }
 
-  private async execute(message: Message, reqId: unknown): Promise<void> {
+  private async execute(message: Message, reqId: unknown, ordinal: number): Promise<void> {
     this.inflight++;
     let answer: Answer;
     try {
-      answer = await this.run(message);
+      answer = await this.run(message, ordinal);
     } catch (err) {
       // Disk full or log failed: the same reason the HTTP routes give with their 503.
       if (isLogUnavailable(err)) {
@@ -114,13 +131,13 @@ export class WsClient implements FeedSink, CommandClient {
     this.answer(answer, reqId);
   }
 
-  private async run(message: Message): Promise<Answer> {
+  private async run(message: Message, ordinal: number): Promise<Answer> {
     if (typeof message.cmd !== 'string' || message.cmd === '') return { ok: false, error: 'cmd is required' };
     const name = message.cmd.toUpperCase();
     const command = COMMANDS.get(name);
     if (!command) return { ok: false, error: `Unknown command: ${message.cmd}` };
     if (!this.authenticated && !OPEN_COMMANDS.has(name)) return { ok: false, error: 'Unauthorized' };
-    return command(message, this, this.deps);
+    return command(message, this, this.deps, ordinal);
   }
 
   private answer(answer: Answer, reqId: unknown): void {
@@ -158,8 +175,20 @@ export class WsClient implements FeedSink, CommandClient {
     return () => this.closers.delete(cancel);
   }
 
-  setAuthenticated(authenticated: boolean): void {
+  setAuthenticated(authenticated: boolean, tokenName: string | null): void {
     this.authenticated = authenticated;
+    this.tokenName = tokenName;
+  }
+
+  /**
+   * The actor of the connection's `ordinal`-th command: `<connection id>/<ordinal>`,
+   * then `/<reqId>` when the command has an acceptable one. The ordinal keeps
+   * ids unique on the connection whatever reqIds the client reuses.
+   */
+  actor(reqId: unknown, ordinal: number): RequestActor {
+    const clientId = acceptedRequestId(reqId);
+    const base = `${this.identity.connectionId}/${ordinal}`;
+    return { t: this.tokenName, a: this.identity.address, r: clientId === null ? base : `${base}/${clientId}` };
   }
 
   // ---- FeedSink ----

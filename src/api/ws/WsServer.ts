@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { parseQueueName } from '../../domain/pushOptions.ts';
 import { queryToken } from '../auth.ts';
+import { clientAddress, type TrustProxy } from '../clientAddress.ts';
 import type { RateLimiter } from '../rateLimit.ts';
+import { acceptedRequestId, newRequestId } from '../requestId.ts';
 import { streamCursor } from '../streamCursor.ts';
 import { bearerToken } from '../TokenSet.ts';
 import { WsClient, type WsClientDeps } from './WsClient.ts';
@@ -13,6 +15,8 @@ export interface WsServerDeps extends WsClientDeps {
   corsAllowOrigin: string;
   /** Largest command accepted, in bytes (MAX_BODY_BYTES: the same limit as an HTTP body). */
   maxPayload: number;
+  /** TRUST_PROXY: whose forwarding headers name the client, for the address the log records. */
+  trustProxy: TrustProxy;
 }
 
 /** Origins compare as scheme://host[:port], case-insensitively, whatever trailing slash the setting has. */
@@ -61,12 +65,22 @@ export class WsServer {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<WsClient>();
   private closing = false;
+  /** The X-Request-Id of each upgrade being handled (the connection's id), for the answer's headers. */
+  private readonly upgradeIds = new WeakMap<IncomingMessage, string>();
 
   constructor(private readonly deps: WsServerDeps) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxPayload, clientTracking: false });
     // A malformed handshake (key, version, protocols): ws would answer text/html; answer in the error format instead.
-    this.wss.on('wsClientError', (err, socket) => {
-      this.refuse(socket, 400, err.message, /Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {});
+    this.wss.on('wsClientError', (err, socket, req) => {
+      const id = this.upgradeIds.get(req);
+      const headers: Record<string, string> = id === undefined ? {} : { 'X-Request-Id': id };
+      if (/Version/.test(err.message)) headers['Sec-WebSocket-Version'] = '13, 8';
+      this.refuse(socket, 400, err.message, headers);
+    });
+    // The 101 carries the connection's id like any HTTP answer carries its request's.
+    this.wss.on('headers', (headers, req) => {
+      const id = this.upgradeIds.get(req);
+      if (id !== undefined) headers.push(`X-Request-Id: ${id}`);
     });
   }
 
@@ -76,33 +90,37 @@ export class WsServer {
 
   /** The HTTP server's 'upgrade' listener. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (this.closing) return this.refuse(socket, 503, 'Server shutting down');
+    // The connection's id: the client's X-Request-Id when acceptable. Its commands' request ids start with it.
+    const connectionId = acceptedRequestId(req.headers['x-request-id']) ?? newRequestId();
+    this.upgradeIds.set(req, connectionId);
+    const refuse = (status: number, error: string, headers: Record<string, string> = {}) =>
+      this.refuse(socket, status, error, { ...headers, 'X-Request-Id': connectionId });
+    if (this.closing) return refuse(503, 'Server shutting down');
     const url = new URL(req.url ?? '/', 'http://localhost');
     // Same order as the HTTP middleware: rate limit, origin, token, then the route.
     if (!this.deps.limiter.allows(req)) {
-      return this.refuse(socket, 429, 'Rate limit exceeded', { 'Retry-After': String(this.deps.limiter.retryAfterSeconds) });
+      return refuse(429, 'Rate limit exceeded', { 'Retry-After': String(this.deps.limiter.retryAfterSeconds) });
     }
-    if (!originAllowed(req.headers.origin, this.deps.corsAllowOrigin)) return this.refuse(socket, 403, 'Origin not allowed');
+    if (!originAllowed(req.headers.origin, this.deps.corsAllowOrigin)) return refuse(403, 'Origin not allowed');
     const { tokens } = this.deps;
-    if (
-      tokens.enabled &&
-      !tokens.accepts(bearerToken(req.headers.authorization)) &&
-      !tokens.accepts(queryToken(url.searchParams.get('token')))
-    ) {
-      return this.refuse(socket, 401, 'Unauthorized');
-    }
+    // null without AUTH_TOKENS: nobody is named.
+    const tokenName = tokens.enabled
+      ? (tokens.nameOf(bearerToken(req.headers.authorization)) ?? tokens.nameOf(queryToken(url.searchParams.get('token'))))
+      : null;
+    if (tokenName === undefined) return refuse(401, 'Unauthorized');
     const route = routeOf(url.pathname);
     // Only a GET upgrades (RFC 6455); anything else is an unknown endpoint, as over plain HTTP.
-    if (route === null || req.method !== 'GET') return this.refuse(socket, 404, 'Not found');
-    if ('error' in route) return this.refuse(socket, 400, route.error);
+    if (route === null || req.method !== 'GET') return refuse(404, 'Not found');
+    if ('error' in route) return refuse(400, route.error);
     const from = streamCursor(undefined, url.searchParams.get('from') ?? undefined);
-    if (!from.ok) return this.refuse(socket, 400, from.error);
+    if (!from.ok) return refuse(400, from.error);
+    const identity = { connectionId, tokenName, address: clientAddress(req, this.deps.trustProxy) };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.closing) {
         ws.close(1001, 'Server shutting down');
         return;
       }
-      const client = new WsClient(ws, this.deps, route.queue, from.value, (gone) => this.clients.delete(gone));
+      const client = new WsClient(ws, this.deps, identity, route.queue, from.value, (gone) => this.clients.delete(gone));
       this.clients.add(client);
     });
   };

@@ -5,6 +5,8 @@ import { decidePull, type PullResult } from '../../domain/decidePull.ts';
 import { decidePush } from '../../domain/decidePush.ts';
 import type { Lease } from '../../domain/decideRelease.ts';
 import type { DomainError } from '../../domain/DomainError.ts';
+import type { RequestActor } from '../../domain/entries.ts';
+import type { JobsView } from '../../domain/JobsView.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../../domain/pushOptions.ts';
 import type { Ledger, Outcome } from '../../server/Ledger.ts';
 import { type PullWaiters, tooManyWaiters } from '../../server/PullWaiters.ts';
@@ -34,11 +36,14 @@ export interface CommandClient {
   disown(jobId: string): void;
   /** Runs `cancel` if the connection closes first; returns the deregistration. */
   onClose(cancel: () => void): () => void;
-  /** The result of the last `Auth` command. */
-  setAuthenticated(authenticated: boolean): void;
+  /** The result of the last `Auth` command, and the name of its token (null: none, or none accepted). */
+  setAuthenticated(authenticated: boolean, tokenName: string | null): void;
+  /** Who sends the connection's `ordinal`-th command (with `reqId`), for the entries it logs. */
+  actor(reqId: unknown, ordinal: number): RequestActor;
 }
 
-type Command = (message: Message, client: CommandClient, deps: CommandDeps) => Answer | Promise<Answer>;
+/** `ordinal`: the command's rank on its connection (1 for the first), part of its request id. */
+type Command = (message: Message, client: CommandClient, deps: CommandDeps, ordinal: number) => Answer | Promise<Answer>;
 
 const refuse = (error: string): Answer => ({ ok: false, error });
 const refuseDomain = (error: DomainError): Answer => refuse(error.message);
@@ -66,13 +71,13 @@ async function durably(ledger: Ledger, id: string, outcome: Outcome<unknown>, wh
   return { ok: true };
 }
 
-const push: Command = async (message, _client, { ledger, context }) => {
+const push: Command = async (message, client, { ledger, context }, ordinal) => {
   const queue = queueOf(message);
   if (!queue.ok) return refuse(queue.error);
   // The command's own fields (cmd, reqId, queue) are not push options: the schema drops unknown fields.
   const options = parsePushOptions(message);
   if (!options.ok) return refuse(options.error);
-  const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()));
+  const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()), client.actor(message.reqId, ordinal));
   if (!outcome.ok) {
     // Refused for a missing dependency: not before its removal is on disk.
     await ledger.settled(options.value.dependsOn ?? []);
@@ -82,15 +87,16 @@ const push: Command = async (message, _client, { ledger, context }) => {
   return { ok: true, id: outcome.result.id };
 };
 
-const pull: Command = async (message, client, { ledger, waiters, context }) => {
+const pull: Command = async (message, client, { ledger, waiters, context }, ordinal) => {
   const queue = queueOf(message);
   if (!queue.ok) return refuse(queue.error);
   // Same rules as the HTTP query parameter (integer ms >= 0, capped at one minute).
   const timeout = parsePullTimeout(message.timeout === undefined ? undefined : String(message.timeout));
   if (!timeout.ok) return refuse(timeout.error);
-  let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()));
+  const actor = client.actor(message.reqId, ordinal);
+  let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()), actor);
   if (outcome.ok && outcome.result === null && timeout.value > 0) {
-    const waiting = waiters.wait(queue.value, timeout.value);
+    const waiting = waiters.wait(queue.value, timeout.value, actor);
     if (!waiting) return refuse(tooManyWaiters(queue.value, waiters.maxPerQueue));
     const forget = client.onClose(waiting.cancel);
     outcome = await waiting.outcome;
@@ -104,12 +110,12 @@ const pull: Command = async (message, client, { ledger, waiters, context }) => {
 
 /** A job command by id, parsed as over HTTP; `whenOk` runs once it is decided (before the fsync). */
 function jobCommand(build: (id: string, body: unknown) => ParseResult<JobDecision>, whenOk?: (id: string, client: CommandClient) => void): Command {
-  return (message, client, { ledger, context }) => {
+  return (message, client, { ledger, context }, ordinal) => {
     const id = jobIdOf(message);
     if (!id.ok) return refuse(id.error);
     const command = build(id.value, message);
     if (!command.ok) return refuse(command.error);
-    const outcome = ledger.run((view) => command.value(view, context()));
+    const outcome = ledger.run((view) => command.value(view, context()), client.actor(message.reqId, ordinal));
     return durably(ledger, id.value, outcome, () => whenOk?.(id.value, client));
   };
 }
@@ -120,12 +126,13 @@ const fail = jobCommand(failCommand, disown);
 const progress = jobCommand(progressCommand);
 
 /** A lease renewal that leaves the progress as it is. */
-const heartbeat: Command = (message, _client, { ledger, context }) => {
+const heartbeat: Command = (message, client, { ledger, context }, ordinal) => {
   const id = jobIdOf(message);
   if (!id.ok) return refuse(id.error);
   const body = parseOptionalBody(heartbeatBodySchema, message);
   if (!body.ok) return refuse(body.error);
-  return durably(ledger, id.value, ledger.run((view) => decideProgress(view, id.value, body.value.token, undefined, undefined, context())));
+  const decide = (view: JobsView) => decideProgress(view, id.value, body.value.token, undefined, undefined, context());
+  return durably(ledger, id.value, ledger.run(decide, client.actor(message.reqId, ordinal)));
 };
 
 const getJob: Command = (message, _client, { ledger }) => {
@@ -138,10 +145,11 @@ const getJob: Command = (message, _client, { ledger }) => {
   return settled ? settled.then(() => answer) : answer;
 };
 
-const cancel: Command = (message, client, { ledger, context }) => {
+const cancel: Command = (message, client, { ledger, context }, ordinal) => {
   const id = jobIdOf(message);
   if (!id.ok) return refuse(id.error);
-  return durably(ledger, id.value, ledger.run((view) => decideCancel(view, id.value, context())), () => client.disown(id.value));
+  const outcome = ledger.run((view) => decideCancel(view, id.value, context()), client.actor(message.reqId, ordinal));
+  return durably(ledger, id.value, outcome, () => client.disown(id.value));
 };
 
 const ping: Command = () => ({ ok: true, pong: Date.now() });
@@ -149,8 +157,9 @@ const ping: Command = () => ({ ok: true, pong: Date.now() });
 /** Re-authenticates the connection: a wrong token leaves it unauthenticated until a good one comes. */
 const auth: Command = (message, client, { tokens }) => {
   const token = typeof message.token === 'string' ? message.token : undefined;
-  const accepted = !tokens.enabled || tokens.accepts(token);
-  client.setAuthenticated(accepted);
+  const name = tokens.enabled ? (tokens.nameOf(token) ?? null) : null;
+  const accepted = !tokens.enabled || name !== null;
+  client.setAuthenticated(accepted, name);
   return accepted ? { ok: true } : refuse('Invalid token');
 };
 
