@@ -67,8 +67,12 @@ async function verifyMoment(server: TestServer, m: Moment, queueNames: string[])
     { queued: m.stats.queued, processing: m.stats.processing, delayed: m.stats.delayed, dlq: m.stats.dlq, completed: m.stats.completed },
     `${m.label}: totals against /stats`,
   );
+  let first = true;
   for (const [id, live] of m.jobs) {
-    for (const query of [`at=${m.t}`, `at=${new Date(m.t).toISOString()}`, `position=${position}`]) {
+    // ISO 8601 and the position name the same point: checked on one job per moment.
+    const queries: string[] = first ? [`at=${m.t}`, `at=${new Date(m.t).toISOString()}`, `position=${position}`] : [`at=${m.t}`];
+    first = false;
+    for (const query of queries) {
       const res = await server.request('GET', `/jobs/${encodeURIComponent(id)}?${query}`);
       if (live === null) {
         assert.equal(res.status, 404, `${m.label}: ${res.describe}`);
