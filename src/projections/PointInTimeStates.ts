@@ -64,7 +64,7 @@ export class PointInTimeStates {
    */
   async rebuildableRange(): Promise<{ from: number; to: number }> {
     const { log } = this.deps;
-    if (log.firstPosition <= 1) return { from: Math.min(1, log.lastPosition), to: log.lastPosition };
+    if (log.firstPosition <= 1) return { from: 0, to: log.lastPosition };
     const bases = (await this.deps.snapshots.list()).filter((s) => s.position + 1 >= log.firstPosition);
     const oldest = bases.length > 0 ? bases[bases.length - 1].position : log.lastPosition + 1;
     return { from: Math.max(oldest, log.firstPosition - 1), to: log.lastPosition };
