@@ -122,11 +122,11 @@ export class PointInTime {
   /** A queue's counts and one page of its jobs (ordered by push position) at `position`. */
   async queueAt(queue: string, position: number, offset: number, limit: number) {
     await this.durable(position);
-    return this.states.read(position, (state, memo) => {
+    return this.states.read(position, async (state, memo) => {
       const key = `jobs:${queue}`;
       let jobs = memo.get(key) as Readonly<StoredJob>[] | undefined;
       if (!jobs) {
-        jobs = [...state.allJobs()].filter((job) => job.queue === queue).sort((a, b) => a.seq - b.seq);
+        jobs = await jobsInPushOrder(state.allJobs(), queue);
         memo.set(key, jobs);
       }
       const page = jobs.slice(offset, offset + limit);
@@ -215,4 +215,24 @@ function describeTime(time: number): string {
 
 function describeRange(range: LogRange): string {
   return `positions ${range.first.position} (${new Date(range.first.time).toISOString()}) to ${range.last.position} (${new Date(range.last.time).toISOString()})`;
+}
+
+/**
+ * The jobs of `queue` sorted by push position, without holding the event loop:
+ * collected in slices, and sorted as numbers (a typed array sorts 100 000
+ * positions in a few ms, a comparator sort of objects takes ten times that).
+ */
+async function jobsInPushOrder(all: Iterable<Readonly<StoredJob>>, queue: string): Promise<Readonly<StoredJob>[]> {
+  const bySeq = new Map<number, Readonly<StoredJob>>();
+  let sliceStart = performance.now();
+  let seen = 0;
+  for (const job of all) {
+    if (job.queue === queue) bySeq.set(job.seq, job);
+    if ((++seen & 1023) === 0 && performance.now() - sliceStart > INDEX_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+  const seqs = Float64Array.from(bySeq.keys()).sort();
+  return Array.from(seqs, (seq) => bySeq.get(seq) as Readonly<StoredJob>);
 }
