@@ -10,6 +10,7 @@ import { type MonitoringDeps, monitoringRoutes } from './monitoringRoutes.ts';
 import { requestIds } from './requestId.ts';
 import { requestLog } from './requestLog.ts';
 import type { TokenSet } from './TokenSet.ts';
+import { timeTravelRoutes, type TimeTravelRoutesDeps } from './timeTravelRoutes.ts';
 
 export interface AppDeps extends JobRoutesDeps {
   logger: Logger;
@@ -23,6 +24,8 @@ export interface AppDeps extends JobRoutesDeps {
   monitoring: MonitoringDeps;
   /** The SSE endpoints (`GET /events*`, src/api/realtime.ts): behind CORS, rate limit and auth like any route. */
   eventStreams?: RequestHandler;
+  /** Point-in-time reads (`/log/position`, `?at=` / `?position=`, `/queues/:queue/state|changes`). */
+  timeTravel?: TimeTravelRoutesDeps;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -40,6 +43,8 @@ export function createApp(deps: AppDeps): Express {
   if (deps.eventStreams) app.use(deps.eventStreams);
   app.use(jsonBody(deps.maxBodyBytes, deps.maxJsonDepth));
   app.use(jobRoutes({ ...deps, recordLatency: (command, ms) => deps.monitoring.metrics.latency[command].observe(ms) }));
+  // After jobRoutes: GET /jobs/:id passes here only with `at` or `position`.
+  if (deps.timeTravel) app.use(timeTravelRoutes(deps.timeTravel));
   // A path or method the contract does not list.
   app.use((_req, res) => sendError(res, 404, 'Not found'));
   app.use(errorHandler(deps.logger));

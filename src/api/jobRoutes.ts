@@ -80,7 +80,9 @@ export function jobRoutes({ ledger, waiters, context, trustProxy, recordLatency 
     await answerPull(res, ledger, outcome);
   });
 
-  router.get('/jobs/:id', (req, res) => {
+  router.get('/jobs/:id', (req, res, next) => {
+    // The job as it was at a past time or position: timeTravelRoutes answers.
+    if (req.query.at !== undefined || req.query.position !== undefined) return next();
     // Rendered now, sent once what it shows is on disk: at once for a settled job (no promise).
     const job = ledger.state.job(req.params.id);
     const answer = job ? () => res.json({ ok: true, job: jobView(job) }) : () => sendError(res, 404, 'Job not found');

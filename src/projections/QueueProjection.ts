@@ -263,6 +263,11 @@ export class QueueProjection implements JobsView {
     return [...this.queues.keys()];
   }
 
+  /** Every retained job, in no particular order (point-in-time listings sort them). */
+  allJobs(): IterableIterator<Readonly<StoredJob>> {
+    return this.jobs.values();
+  }
+
   get jobCount(): number {
     return this.jobs.size;
   }

@@ -21,7 +21,14 @@ export class Snapshotter {
     private readonly ledger: Ledger,
     private readonly store: SnapshotStore,
     private readonly log: SegmentedLog,
-    private readonly options: { intervalMs: number; keep: number; logRetentionMs: number; logger: Logger },
+    private readonly options: {
+      intervalMs: number;
+      /** A snapshot also starts once the state is this many entries past the last one (Infinity: by time only). */
+      everyEntries?: number;
+      keep: number;
+      logRetentionMs: number;
+      logger: Logger;
+    },
     startPosition: number,
   ) {
     this.lastPosition = startPosition;
@@ -30,6 +37,13 @@ export class Snapshotter {
   start(): void {
     this.timer = setInterval(() => void this.take(), this.options.intervalMs);
     this.timer.unref();
+    // By volume too: a point-in-time read replays from the nearest snapshot, so none is ever far (docs/design.md).
+    const every = this.options.everyEntries ?? Infinity;
+    if (every !== Infinity) {
+      this.ledger.afterChange(() => {
+        if (this.timer !== null && this.running === null && this.ledger.state.position - this.lastPosition >= every) void this.take();
+      });
+    }
   }
 
   /**

@@ -101,6 +101,8 @@ const configSchema = z.object({
   WAL_SEGMENT_BYTES: integer('WAL_SEGMENT_BYTES', 64 * 1024, 2 ** 31 - 1, 64 * MiB),
   SNAPSHOT_INTERVAL_MS: integer('SNAPSHOT_INTERVAL_MS', 100, 7 * 24 * 3600 * 1000, 60_000),
   SNAPSHOT_KEEP: integer('SNAPSHOT_KEEP', 1, 1000, 3),
+  // Also snapshot after this many log entries: a point-in-time read replays at most about this many (docs/design.md).
+  SNAPSHOT_EVERY_ENTRIES: integer('SNAPSHOT_EVERY_ENTRIES', 1, 1_000_000_000, 100_000),
   COMPLETED_RETENTION_MS: integer('COMPLETED_RETENTION_MS', 0, 10 * 365 * DAY, DAY),
   COMPLETED_MAX: integer('COMPLETED_MAX', 0, 100_000_000, 100_000),
   DLQ_RETENTION_MS: integer('DLQ_RETENTION_MS', 0, 10 * 365 * DAY, 7 * DAY),

@@ -12,6 +12,7 @@ import { ServerMetrics } from '../monitoring/ServerMetrics.ts';
 import { EventBus } from '../projections/EventBus.ts';
 import { type ProjectionHeader, QueueProjection } from '../projections/QueueProjection.ts';
 import { SnapshotDamagedError } from '../projections/SnapshotDamagedError.ts';
+import { PointInTime } from '../projections/PointInTime.ts';
 import { SnapshotStore } from '../projections/SnapshotStore.ts';
 import { ThroughputStats } from '../projections/ThroughputStats.ts';
 import { commandContext } from './CommandContext.ts';
@@ -69,6 +70,9 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const replayed = await ledger.replay(state.position + 1);
   const stats = new ThroughputStats();
   ledger.onApplied((entry) => stats.record(entry));
+  // Built from the log in the background; before any live entry, so that its read and the live notes meet.
+  const pointInTime = new PointInTime({ log, snapshots, now: Date.now, warn: (message) => logger.warn(message) });
+  ledger.onApplied((entry, position) => pointInTime.noteApplied(entry, position));
   logger.info(
     { snapshot, entries: replayed, jobs: state.jobCount, ms: Math.round(performance.now() - started) },
     'state recovered (newest valid snapshot + log after it)',
@@ -77,7 +81,13 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     ledger,
     snapshots,
     log,
-    { intervalMs: config.SNAPSHOT_INTERVAL_MS, keep: config.SNAPSHOT_KEEP, logRetentionMs: config.LOG_RETENTION_MS, logger },
+    {
+      intervalMs: config.SNAPSHOT_INTERVAL_MS,
+      everyEntries: config.SNAPSHOT_EVERY_ENTRIES,
+      keep: config.SNAPSHOT_KEEP,
+      logRetentionMs: config.LOG_RETENTION_MS,
+      logger,
+    },
     // What the newest snapshot holds, not the replayed position: entries replayed at start are worth a snapshot too.
     snapshot ?? 0,
   );
@@ -132,6 +142,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     metricsNeedAuth: config.METRICS_AUTH,
     rateLimit: limiter.middleware,
     eventStreams: realtime.sseRoutes,
+    timeTravel: { pointInTime, live: state },
     monitoring: {
       stats,
       metrics: new ServerMetrics(state, stats, { processMetrics: true, replays: realtime.replays }),
