@@ -22,6 +22,8 @@ export interface AppDeps extends JobRoutesDeps {
   monitoring: MonitoringDeps;
   /** The SSE endpoints (`GET /events*`, src/api/realtime.ts): behind CORS, rate limit and auth like any route. */
   eventStreams?: RequestHandler;
+  /** `GET /jobs/:id/history` and `/attempts` (src/api/historyRoutes.ts): auth like the job endpoints. */
+  history?: RequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -36,6 +38,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(headOnlyOnProbes());
   app.use(monitoringRoutes({ ...deps.monitoring, ledger: deps.ledger, waiters: deps.waiters }));
   if (deps.eventStreams) app.use(deps.eventStreams);
+  if (deps.history) app.use(deps.history);
   app.use(jsonBody(deps.maxBodyBytes, deps.maxJsonDepth));
   app.use(jobRoutes({ ...deps, recordLatency: (command, ms) => deps.monitoring.metrics.latency[command].observe(ms) }));
   // A path or method the contract does not list.
