@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { decideAck } from '../src/domain/decideAck.ts';
 import { decideDue } from '../src/domain/decideDue.ts';
 import { decideProgress } from '../src/domain/decideProgress.ts';
@@ -26,7 +27,6 @@ import { Ledger } from '../src/server/Ledger.ts';
 import { jobData } from './buildJobs.ts';
 import { collectGarbage, httpRequest, loadAverage, parseArgs, percentile, startServer } from './serverProcess.ts';
 
-const args = parseArgs({ entries: 1_000_000, samples: 2000 });
 const QUEUES = 10;
 const KEEP_COMPLETED = 10_000;
 
@@ -35,7 +35,8 @@ function must<T>(outcome: { ok: true; result: T } | { ok: false; error: Error },
   return outcome.result;
 }
 
-async function buildLog(dataDir: string, entries: number): Promise<{ ids: string[]; ms: number }> {
+/** A log of about `entries` entries of jobs pushed, pulled, some with progress, acked, mostly evicted. */
+export async function buildLog(dataDir: string, entries: number): Promise<{ ids: string[]; ms: number }> {
   const started = performance.now();
   const log = await SegmentedLog.open({ dir: join(dataDir, 'wal') });
   const ledger = new Ledger(log, new QueueProjection(), new EventBus());
@@ -68,6 +69,7 @@ const fmtMs = (ms: number) => `${ms.toFixed(2)} ms`;
 const fmtMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 async function main(): Promise<void> {
+  const args = parseArgs({ entries: 1_000_000, samples: 2000 });
   const dataDir = mkdtempSync(join(tmpdir(), 'ledgerq-bench-history-'));
   try {
     const built = await buildLog(dataDir, args.entries);
@@ -107,4 +109,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -44,9 +44,11 @@ export async function readRecordsAt(parts: SegmentOnDisk[], refs: readonly Recor
       throw error;
     }
     try {
-      for (const i of indexes) out[i] = await readOne(handle, part, refs[i]);
+      // In parallel: each read is a trip to libuv's thread pool.
+      await Promise.all(indexes.map(async (i) => (out[i] = await readOne(handle, part, refs[i]))));
     } finally {
-      await handle.close();
+      // Not awaited: the caller need not wait for a trip to the thread pool to release a read-only handle.
+      handle.close().catch(() => {});
     }
   }
   return out;

@@ -107,14 +107,19 @@ export class JobIndex {
     const refs: IndexRef[] = [];
     const iterator = this.db.iterator({ gte: keyOf(id, Math.max(0, from)), lte: keyOf(id, Math.min(to, 2 ** 48 - 1)) });
     try {
-      for await (const [key, value] of iterator) {
-        // A longer key is another job whose id starts with this one and a 0x00.
-        if (key.length !== keyLength) continue;
-        refs.push({ jobId, position: key.readUIntBE(id.length + 1, POSITION_BYTES), offset: value.readUInt32LE(0) });
-        if (refs.length >= limit) break;
+      // nextv: a page of keys per round trip to LevelDB's thread, not one each.
+      while (refs.length < limit) {
+        const batch = await iterator.nextv(limit - refs.length);
+        if (batch.length === 0) break;
+        for (const [key, value] of batch) {
+          // A longer key is another job whose id starts with this one and a 0x00.
+          if (key.length !== keyLength) continue;
+          refs.push({ jobId, position: key.readUIntBE(id.length + 1, POSITION_BYTES), offset: value.readUInt32LE(0) });
+        }
       }
     } finally {
-      await iterator.close();
+      // Not awaited: the answer need not wait for the release (LevelDB's close waits for open iterators).
+      iterator.close().catch(() => {});
     }
     return refs;
   }

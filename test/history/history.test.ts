@@ -221,3 +221,16 @@ describe('job history of evicted jobs', () => {
     assert.deepEqual(r3.json.attempts.map((a: any) => [a.outcome, a.error]), [['failed', 'fatal']]);
   });
 });
+
+describe('job history auth', () => {
+  it('needs the same token as the job endpoints', async () => {
+    const server = await startServer({ env: { AUTH_TOKENS: 'sesame' } });
+    for (const path of ['/jobs/x/history', '/jobs/x/attempts']) {
+      const refused = await server.request('GET', path);
+      assert.equal(refused.status, 401, refused.describe);
+      const allowed = await server.request('GET', path, undefined, { authorization: 'Bearer sesame' });
+      assert.equal(allowed.status, 404, allowed.describe);
+    }
+    await server.stop();
+  });
+});
