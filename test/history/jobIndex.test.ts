@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import type { Entry } from '../../src/domain/entries.ts';
 import { encodeEntry } from '../../src/domain/entryCodec.ts';
 import { SegmentedLog } from '../../src/log/SegmentedLog.ts';
-import { JobHistory } from '../../src/projections/JobHistory.ts';
+import { IndexCatchingUpError, JobHistory } from '../../src/projections/JobHistory.ts';
 import { JobIndex } from '../../src/projections/JobIndex.ts';
 import { JobIndexer } from '../../src/projections/JobIndexer.ts';
 
@@ -109,6 +109,8 @@ describe('job index', () => {
         assert.deepEqual(await allOf(history, id, 13), want, id);
         assert.deepEqual(await allOf(history, id), want, id);
       }
+      // A tail longer than the bound is refused (HTTP 503) rather than scanned.
+      await assert.rejects(new JobHistory(index, log, 100).page('j1', 0, 10), IndexCatchingUpError);
       const page = await history.page('j1', 0, 10);
       assert.equal(page.entries.length, 10);
       assert.equal(page.nextAfter, page.entries[9].position);
