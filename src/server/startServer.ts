@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -61,8 +62,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   await durableMkdir(join(config.DATA_DIR, 'snapshots'));
   const snapshots = await SnapshotStore.open(join(config.DATA_DIR, 'snapshots'), { onWarning: (message) => logger.warn(message) });
   // The job id index (history of any job without a log scan) lives beside the snapshots.
-  await durableMkdir(join(config.DATA_DIR, 'index'));
-  const jobIndex = await JobIndex.open(join(config.DATA_DIR, 'index'));
+  const jobIndex = await openJobIndex(join(config.DATA_DIR, 'index'), logger);
   const indexer = new JobIndexer(jobIndex, log, { onError: (err) => logger.warn({ err }, 'job index: a batch failed; retrying') });
   await indexer.open();
   const { state, snapshot } = await restoreNewestSnapshot(snapshots, log);
@@ -199,6 +199,22 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     })());
 
   return { port, ledger, close };
+}
+
+/**
+ * The job id index, or a new empty one when it cannot be opened (damaged):
+ * it is derived from the log, so it is rebuilt rather than stop the server.
+ */
+async function openJobIndex(dir: string, logger: Logger): Promise<JobIndex> {
+  await durableMkdir(dir);
+  try {
+    return await JobIndex.open(dir);
+  } catch (err) {
+    logger.warn({ err }, 'job index: cannot open it; rebuilding it from the log');
+    await rm(dir, { recursive: true, force: true });
+    await durableMkdir(dir);
+    return JobIndex.open(dir);
+  }
 }
 
 /** The state at the newest snapshot the log can continue from, or an empty one (full replay). */

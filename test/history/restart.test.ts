@@ -1,6 +1,8 @@
 // The job id index across restarts: SIGTERM, and kill -9 (it continues from
 // its marker and catches up with the log).
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cleanupAll, startServer, type TestServer, waitFor } from '../support/testServer.ts';
 
@@ -59,6 +61,19 @@ describe('job index across restarts', () => {
     assert.ok(second.from <= second.indexedThrough);
     assert.ok(second.indexedThrough >= 120, `indexed through ${second.indexedThrough}`);
     for (const id of [...ids, ...more]) assert.deepEqual(await historyOf(server, id), before.get(id), id);
+    await server.stop();
+  });
+
+  it('a damaged index is rebuilt from the log instead of stopping the server', async () => {
+    let server = await startServer();
+    const ids = await complete(server, 'dmg', 5);
+    const before = await Promise.all(ids.map((id) => historyOf(server, id)));
+    await server.stop();
+    await writeFile(join(server.dataDir, 'index', 'CURRENT'), 'garbage\n');
+    server = await server.restart();
+    await caughtUp(server);
+    assert.ok(logLines(server, 'job index: cannot open it; rebuilding it from the log').length === 1);
+    assert.deepEqual(await Promise.all(ids.map((id) => historyOf(server, id))), before);
     await server.stop();
   });
 });
