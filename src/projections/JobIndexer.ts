@@ -59,11 +59,6 @@ export class JobIndexer {
     return this.catchUp();
   }
 
-  /** Entries durable in the log and not indexed yet. */
-  get lag(): number {
-    return Math.max(0, this.log.durablePosition - this.index.indexedThrough);
-  }
-
   /** Indexes every entry durable now, batch by batch; joins a run in progress. */
   catchUp(): Promise<void> {
     this.running ??= this.run().finally(() => {
