@@ -26,6 +26,8 @@ export interface AppDeps extends JobRoutesDeps {
   eventStreams?: RequestHandler;
   /** Point-in-time reads (`/log/position`, `?at=` / `?position=`, `/queues/:queue/state|changes`). */
   timeTravel?: TimeTravelRoutesDeps;
+  /** `GET /jobs/:id/history` and `/attempts` (src/api/historyRoutes.ts): auth like the job endpoints. */
+  history?: RequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -41,6 +43,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(headOnlyOnProbes());
   app.use(monitoringRoutes({ ...deps.monitoring, ledger: deps.ledger, waiters: deps.waiters }));
   if (deps.eventStreams) app.use(deps.eventStreams);
+  if (deps.history) app.use(deps.history);
   app.use(jsonBody(deps.maxBodyBytes, deps.maxJsonDepth));
   app.use(jobRoutes({ ...deps, recordLatency: (command, ms) => deps.monitoring.metrics.latency[command].observe(ms) }));
   // After jobRoutes: GET /jobs/:id passes here only with `at` or `position`.

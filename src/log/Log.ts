@@ -10,6 +10,12 @@ export interface LogRecord {
   /** Record type, 0..255, owned by the caller (the log knows nothing of jobs). */
   type: number;
   payload: Uint8Array;
+  /**
+   * Byte offset of the record in its segment file, when the reader knows it
+   * (the file-backed log always does): an index can keep it to read the
+   * record again without scanning (SegmentedLog.readAt).
+   */
+  offset?: number;
 }
 
 export interface Log {

@@ -106,7 +106,7 @@ async function* segmentFileBatches(part: SegmentOnDisk, from: number, laterFiles
       while (step !== undefined) {
         if (step.kind !== 'record') throw unexpected(step, part, index, laterFiles);
         segment.noteRecordOffset(index, step.offset);
-        if (index >= wanted) batch.push({ position: segment.firstPosition + index, type: step.type, payload: Buffer.from(step.payload) });
+        if (index >= wanted) batch.push({ position: segment.firstPosition + index, type: step.type, payload: Buffer.from(step.payload), offset: step.offset });
         index++;
         if (index === records || batch.length === batchSize) break;
         step = scanner.nextBuffered();
@@ -158,6 +158,8 @@ async function openForRead(path: string): Promise<FileHandle> {
 function runRecords(run: PendingRun, from: number): LogRecord[] {
   const out: LogRecord[] = [];
   let position = run.firstPosition;
+  // The parts are the run's bytes back to back, written at run.fileOffset.
+  let partFileOffset = run.fileOffset;
   for (const part of run.parts) {
     let offset = 0;
     while (offset < part.length) {
@@ -166,11 +168,12 @@ function runRecords(run: PendingRun, from: number): LogRecord[] {
       } else {
         const decoded = decodeRecord(part, offset, part.length);
         if (decoded.kind !== 'record') throw new Error(`internal: unreadable buffered record at position ${position}`);
-        out.push({ position, type: decoded.type, payload: Buffer.from(decoded.payload) });
+        out.push({ position, type: decoded.type, payload: Buffer.from(decoded.payload), offset: partFileOffset + offset });
         offset = decoded.end;
       }
       position++;
     }
+    partFileOffset += part.length;
   }
   return out;
 }

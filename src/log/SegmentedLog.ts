@@ -16,7 +16,8 @@ import { recoverLog } from './recovery.ts';
 import { Segment } from './Segment.ts';
 import { fsyncDirectory, segmentFileName } from './segmentFiles.ts';
 import { SEGMENT_HEADER_BYTES } from './segmentHeader.ts';
-import { readRecords, type ReadPlan } from './SegmentReader.ts';
+import { readRecordsAt, type RecordRef } from './pointReads.ts';
+import { readRecords, type ReadPlan, type SegmentOnDisk } from './SegmentReader.ts';
 import { SegmentWriter } from './SegmentWriter.ts';
 import { WriteBuffer, type PendingRun } from './WriteBuffer.ts';
 
@@ -187,16 +188,31 @@ export class SegmentedLog implements Log {
     // Capture everything now: the read covers exactly the records appended before this call.
     const plan: ReadPlan = {
       from: Math.max(Math.ceil(from), this.firstPosition),
-      onDisk: this.segments
-        .map((segment) => ({
-          segment,
-          records: Math.min(segment.recordCount, Math.max(0, this.diskPosition - segment.firstPosition + 1)),
-          fileEnd: segment.writtenBytes,
-        }))
-        .filter((part) => part.records > 0),
+      onDisk: this.onDisk(),
       inMemory: [...this.inFlight, ...this.buffer.snapshot()],
     };
     return { [Symbol.asyncIterator]: () => readRecords(plan) };
+  }
+
+  /**
+   * Reads the records at `refs`, each at the byte offset a reader saw it at
+   * (`LogRecord.offset`), with one read each instead of a scan. A ref not on
+   * disk (deleted by retention, not flushed yet) or whose offset does not
+   * hold a valid record is answered `undefined`: read it with `read`.
+   */
+  readAt(refs: readonly RecordRef[]): Promise<Array<LogRecord | undefined>> {
+    return readRecordsAt(this.onDisk(), refs);
+  }
+
+  /** The records of each segment that completed flushes put in its file, as of now. */
+  private onDisk(): SegmentOnDisk[] {
+    return this.segments
+      .map((segment) => ({
+        segment,
+        records: Math.min(segment.recordCount, Math.max(0, this.diskPosition - segment.firstPosition + 1)),
+        fileEnd: segment.writtenBytes,
+      }))
+      .filter((part) => part.records > 0);
   }
 
   /**

@@ -1,8 +1,10 @@
+import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from '../api/createApp.ts';
+import { historyRoutes } from '../api/historyRoutes.ts';
 import { createRealtime } from '../api/realtime.ts';
 import { rateLimit } from '../api/rateLimit.ts';
 import { TokenSet } from '../api/TokenSet.ts';
@@ -10,6 +12,9 @@ import { durableMkdir } from '../log/durableMkdir.ts';
 import { SegmentedLog } from '../log/SegmentedLog.ts';
 import { ServerMetrics } from '../monitoring/ServerMetrics.ts';
 import { EventBus } from '../projections/EventBus.ts';
+import { JobHistory } from '../projections/JobHistory.ts';
+import { JobIndex } from '../projections/JobIndex.ts';
+import { JobIndexer } from '../projections/JobIndexer.ts';
 import { type ProjectionHeader, QueueProjection } from '../projections/QueueProjection.ts';
 import { SnapshotDamagedError } from '../projections/SnapshotDamagedError.ts';
 import { PointInTime } from '../projections/PointInTime.ts';
@@ -57,6 +62,10 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   // LevelDB creates its directory without fsyncing the parent.
   await durableMkdir(join(config.DATA_DIR, 'snapshots'));
   const snapshots = await SnapshotStore.open(join(config.DATA_DIR, 'snapshots'), { onWarning: (message) => logger.warn(message) });
+  // The job id index (history of any job without a log scan) lives beside the snapshots.
+  const jobIndex = await openJobIndex(join(config.DATA_DIR, 'index'), logger);
+  const indexer = new JobIndexer(jobIndex, log, { onError: (err) => logger.warn({ err }, 'job index: a batch failed; retrying') });
+  await indexer.open();
   const { state, snapshot } = await restoreNewestSnapshot(snapshots, log);
   if (snapshot === null && log.firstPosition > 1) {
     throw new Error(
@@ -92,6 +101,12 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     snapshot ?? 0,
   );
   snapshotter.start();
+  // Catches up from its marker in the background; history reads scan what it has not reached yet.
+  const indexedAtStart = jobIndex.indexedThrough;
+  void indexer.start().then(() => {
+    const caughtUp = { from: indexedAtStart, indexedThrough: jobIndex.indexedThrough, lastPosition: log.lastPosition };
+    logger.info({ ...caughtUp, ms: Math.round(performance.now() - started) }, 'job index caught up with the log');
+  });
 
   const context = commandContext(config.LOCK_TTL_MS, {
     completedMs: config.COMPLETED_RETENTION_MS,
@@ -143,6 +158,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     rateLimit: limiter.middleware,
     eventStreams: realtime.sseRoutes,
     timeTravel: { pointInTime, live: state },
+    history: historyRoutes({ history: new JobHistory(jobIndex, log), durable: (position) => ledger.durable(position) }),
     monitoring: {
       stats,
       metrics: new ServerMetrics(state, stats, { processMetrics: true, replays: realtime.replays }),
@@ -183,16 +199,35 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
         await log.flush();
         await snapshotter.stop(shutdownDeadline - 500);
         await snapshotter.take();
+        await indexer.stop();
         await log.close();
       } finally {
         // Even when the log failed or is stalled (the error is the caller's): never leave the store half-open.
         await snapshotter.stop(shutdownDeadline - 500);
         await snapshots.close();
+        await indexer.stop();
+        await jobIndex.close();
         await lock.release();
       }
     })());
 
   return { port, ledger, close };
+}
+
+/**
+ * The job id index, or a new empty one when it cannot be opened (damaged):
+ * it is derived from the log, so it is rebuilt rather than stop the server.
+ */
+async function openJobIndex(dir: string, logger: Logger): Promise<JobIndex> {
+  await durableMkdir(dir);
+  try {
+    return await JobIndex.open(dir);
+  } catch (err) {
+    logger.warn({ err }, 'job index: cannot open it; rebuilding it from the log');
+    await rm(dir, { recursive: true, force: true });
+    await durableMkdir(dir);
+    return JobIndex.open(dir);
+  }
 }
 
 /** The state at the newest snapshot the log can continue from, or an empty one (full replay). */
