@@ -162,7 +162,6 @@ describe('routing', () => {
     const routes: Array<[string, string]> = [
       ['GET', '/'],
       ['GET', '/nope'],
-      ['GET', '/queues'],
       ['GET', '/queues/q'],
       ['GET', '/jobs'],
       ['POST', '/queues/q/jobs/extra'],
