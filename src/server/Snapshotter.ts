@@ -77,12 +77,13 @@ export class Snapshotter {
       await this.ledger.durable(header.position);
       const info = await this.store.write(header.position, Date.now(), header, this.untilDeadline(records));
       this.lastPosition = header.position;
-      await this.store.prune(this.options.keep);
-      await this.trimLog();
+      // Logged before retention acts on it, so the log reads in the order things happened.
       this.options.logger.info(
         { position: info.position, jobs, records: info.records, bytes: info.bytes, ms: Math.round(performance.now() - started) },
         'snapshot written',
       );
+      await this.store.prune(this.options.keep);
+      await this.trimLog();
     } catch (err) {
       this.options.logger.error({ err }, 'snapshot not written; the log still holds everything');
     } finally {
