@@ -29,7 +29,7 @@ export function parsePosition(raw: unknown): Parsed<number> {
   return { ok: true, value: Number(raw) };
 }
 
-export const DEFAULT_PAGE = 1000;
+const DEFAULT_PAGE = 1000;
 export const MAX_PAGE = 10_000;
 
 export function parseLimit(raw: unknown): Parsed<number> {

@@ -1,4 +1,4 @@
-import type { Actor, Entry, ServerActor, ServerReason } from './entries.ts';
+import type { Entry, ServerActor, ServerReason } from './entries.ts';
 
 /** An entry's actor as readers see it (the log's history, the changes feed). */
 export type ActorView =
@@ -8,10 +8,7 @@ export type ActorView =
 
 /** Who caused `entry`; null for entries written before actors were recorded. */
 export function actorOf(entry: Pick<Entry, 'by'>): ActorView {
-  return renderActor(entry.by ?? null);
-}
-
-export function renderActor(actor: Actor | null): ActorView {
+  const actor = entry.by ?? null;
   if (actor === null) return null;
   if ('s' in actor) return { kind: 'server', reason: actor.s };
   return { kind: 'request', token: actor.t, address: actor.a, requestId: actor.r };

@@ -54,7 +54,7 @@ interface Waiter {
   stallTimer?: NodeJS.Timeout;
 }
 
-export const DEFAULT_STALL_ANSWER_MS = 1000;
+const DEFAULT_STALL_ANSWER_MS = 1000;
 const DEFAULT_RETRY_MS = 50;
 const DEFAULT_MAX_RETRY_MS = 1000;
 

@@ -47,11 +47,6 @@ function offsetBytes(offset: number): Buffer {
   return bytes;
 }
 
-/** classic-level's extras, left out of the `level` typings. */
-interface ClassicLevelExtras {
-  approximateSize(start: Buffer, end: Buffer): Promise<number>;
-}
-
 export class JobIndex {
   /** Opens (or creates) the index in `dir`. */
   static async open(dir: string): Promise<JobIndex> {
@@ -128,11 +123,6 @@ export class JobIndex {
   async clear(): Promise<void> {
     await this.db.clear();
     this.through = 0;
-  }
-
-  /** Bytes the index takes in LevelDB's table files (not counting the memtable and its log). */
-  approximateBytes(): Promise<number> {
-    return (this.db as unknown as ClassicLevelExtras).approximateSize(Buffer.alloc(0), Buffer.from([0xff, 0xff]));
   }
 
   close(): Promise<void> {

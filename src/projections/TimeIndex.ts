@@ -90,10 +90,6 @@ export class TimeIndex {
     };
   }
 
-  get last(): number {
-    return this.lastIndexed;
-  }
-
   /** Log time of `position`, which must be indexed. */
   timeOf(position: number): number {
     if (position < this.firstIndexed || position > this.lastIndexed) throw new RangeError(`TimeIndex: position ${position} is not indexed`);

@@ -3,7 +3,7 @@ import { Level } from 'level';
 import { durableMkdir } from '../log/durableMkdir.ts';
 
 /** Directory of the small LevelDB whose LOCK file is the data directory's lock. */
-export const LOCK_DB_NAME = 'server.lock';
+const LOCK_DB_NAME = 'server.lock';
 
 /**
  * One server per data directory: two writers appending to the same log would

@@ -11,6 +11,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After a tick throws: wait this long, doubling per consecutive failure up to the cap. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
+/** While the log refuses changes (disk full), due work is tried again this often. */
+const UNAVAILABLE_RETRY_MS = 1000;
 
 /** The time and timers the scheduler runs on: the real ones in the server, a fake one in tests. */
 export interface SchedulerClock {
@@ -31,8 +33,6 @@ export interface SchedulerLogger {
 
 /** What the scheduler uses of the ledger. */
 export type SchedulerLedger = Pick<Ledger, 'run' | 'afterChange'> & { readonly state: JobsView & Pick<QueueProjection, 'nextDeadline'> };
-/** While the log refuses changes (disk full), due work is tried again this often. */
-const UNAVAILABLE_RETRY_MS = 1000;
 
 /**
  * The server's own client: one timer on the earliest deadline in the state.
