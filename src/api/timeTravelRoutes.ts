@@ -1,12 +1,12 @@
 import { type Response, Router } from 'express';
-import { parseQueueName } from '../domain/pushOptions.ts';
+import { type ParseResult, parseQueueName } from '../domain/pushOptions.ts';
 import { PointInTimeError, type PointInTime } from '../projections/PointInTime.ts';
 import { PositionNotRebuildable } from '../projections/PointInTimeStates.ts';
 import type { QueueProjection, StateCounts } from '../projections/QueueProjection.ts';
 import type { TimedPosition } from '../projections/TimeIndex.ts';
 import { sendError } from './errors.ts';
 import { jobView } from './jobView.ts';
-import { parseCursor, parseLimit, parsePoint, parseTime, type Parsed, type PointQuery } from './timeTravelQuery.ts';
+import { parseCursor, parseLimit, parsePoint, parseTime, type PointQuery } from './timeTravelQuery.ts';
 
 export interface TimeTravelRoutesDeps {
   pointInTime: PointInTime;
@@ -71,7 +71,7 @@ export function timeTravelRoutes({ pointInTime, live }: TimeTravelRoutesDeps): R
       // The cursor pins the position, so a page never mixes two points in time.
       const cursor = parseCursor(req.query.cursor, 2);
       if (!cursor.ok) return sendError(res, 400, cursor.error);
-      let point: Parsed<PointQuery> | undefined = parsePoint(req.query);
+      let point: ParseResult<PointQuery> | undefined = parsePoint(req.query);
       if (cursor.value) point = { ok: true, value: { kind: 'position', position: cursor.value[0] } };
       if (point === undefined) return sendError(res, 400, 'at or position is required');
       if (!point.ok) return sendError(res, 400, point.error);
