@@ -141,3 +141,8 @@ export type Entry =
   | ProgressEntry
   | ReleaseEntry;
 export type EntryType = Entry['type'];
+
+/** The jobs an entry is about: one, or the many an eviction names. */
+export function jobIdsOf(entry: Entry): readonly string[] {
+  return entry.type === 'evict' ? entry.jobIds : [entry.jobId];
+}

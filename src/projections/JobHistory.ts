@@ -4,12 +4,11 @@
  * (not indexed yet: the indexer's lag) by a scan of the log's tail, which a
  * cheap byte search keeps from decoding entries of other jobs.
  */
-import type { Entry } from '../domain/entries.ts';
+import { type Entry, jobIdsOf } from '../domain/entries.ts';
 import { decodeEntry } from '../domain/entryCodec.ts';
 import type { LogRecord } from '../log/Log.ts';
 import type { SegmentedLog } from '../log/SegmentedLog.ts';
 import type { IndexRef, JobIndex } from './JobIndex.ts';
-import { jobIdsOf } from './JobIndexer.ts';
 
 export interface LoggedEntry {
   position: number;

@@ -10,7 +10,7 @@
  * the last interval's entries and those not durable) are found by
  * JobHistory in a scan of the log's tail.
  */
-import type { Entry } from '../domain/entries.ts';
+import { jobIdsOf } from '../domain/entries.ts';
 import { decodeEntry } from '../domain/entryCodec.ts';
 import type { SegmentedLog } from '../log/SegmentedLog.ts';
 import { type IndexRef, type JobIndex, UNKNOWN_OFFSET } from './JobIndex.ts';
@@ -21,11 +21,6 @@ export interface JobIndexerOptions {
   /** Entries per batch: a batch's decode runs on the event loop, so it stays short. */
   batchEntries?: number;
   onError?: (error: unknown) => void;
-}
-
-/** Job ids an entry names (an eviction names many). */
-export function jobIdsOf(entry: Entry): readonly string[] {
-  return entry.type === 'evict' ? entry.jobIds : [entry.jobId];
 }
 
 export class JobIndexer {

@@ -1,5 +1,5 @@
 import { type ActorView, actorOf } from '../domain/actor.ts';
-import type { Entry } from '../domain/entries.ts';
+import { type Entry, jobIdsOf } from '../domain/entries.ts';
 import type { JobState } from '../domain/job.ts';
 import type { QueueProjection } from './QueueProjection.ts';
 
@@ -21,7 +21,7 @@ export interface StateChange {
  * (removeOnComplete, removeOnFail) shows both steps: active → completed → null.
  */
 export function transitionsOf(entry: Entry, position: number, state: QueueProjection, queue: string, apply: () => void): StateChange[] {
-  const ids = entry.type === 'evict' ? entry.jobIds : [entry.jobId];
+  const ids = jobIdsOf(entry);
   const before = ids.map((id) => {
     const job = state.job(id);
     return job ? { state: job.state, queue: job.queue } : null;
