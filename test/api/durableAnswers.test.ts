@@ -93,11 +93,10 @@ function command(node: Node, message: Message) {
     disown() {},
     onClose: () => () => {},
     setAuthenticated() {},
-    actor: (_reqId, ordinal) => ({ t: null, a: '127.0.0.1', r: `test/${ordinal}` }),
   };
   const run = COMMANDS.get(String(message.cmd).toUpperCase());
   assert.ok(run, `unknown command ${String(message.cmd)}`);
-  const result = run(message, client, node.deps, 1);
+  const result = run(message, client, node.deps, { t: null, a: '127.0.0.1', r: 'test/1' });
   const watched: { answer?: Answer; synchronous: boolean; done: Promise<void> } = {
     synchronous: !(result instanceof Promise),
     done: Promise.resolve(result).then((answer) => {

@@ -137,7 +137,7 @@ export class WsClient implements FeedSink, CommandClient {
     const command = COMMANDS.get(name);
     if (!command) return { ok: false, error: `Unknown command: ${message.cmd}` };
     if (!this.authenticated && !OPEN_COMMANDS.has(name)) return { ok: false, error: 'Unauthorized' };
-    return command(message, this, this.deps, ordinal);
+    return command(message, this, this.deps, this.actor(message.reqId, ordinal));
   }
 
   private answer(answer: Answer, reqId: unknown): void {
@@ -185,7 +185,7 @@ export class WsClient implements FeedSink, CommandClient {
    * then `/<reqId>` when the command has an acceptable one. The ordinal keeps
    * ids unique on the connection whatever reqIds the client reuses.
    */
-  actor(reqId: unknown, ordinal: number): RequestActor {
+  private actor(reqId: unknown, ordinal: number): RequestActor {
     const clientId = acceptedRequestId(reqId);
     const base = `${this.identity.connectionId}/${ordinal}`;
     return { t: this.tokenName, a: this.identity.address, r: clientId === null ? base : `${base}/${clientId}` };

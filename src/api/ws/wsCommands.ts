@@ -38,12 +38,10 @@ export interface CommandClient {
   onClose(cancel: () => void): () => void;
   /** The result of the last `Auth` command, and the name of its token (null: none, or none accepted). */
   setAuthenticated(authenticated: boolean, tokenName: string | null): void;
-  /** Who sends the connection's `ordinal`-th command (with `reqId`), for the entries it logs. */
-  actor(reqId: unknown, ordinal: number): RequestActor;
 }
 
-/** `ordinal`: the command's rank on its connection (1 for the first), part of its request id. */
-type Command = (message: Message, client: CommandClient, deps: CommandDeps, ordinal: number) => Answer | Promise<Answer>;
+/** `actor`: who sends this command, recorded in every entry it logs. */
+type Command = (message: Message, client: CommandClient, deps: CommandDeps, actor: RequestActor) => Answer | Promise<Answer>;
 
 const refuse = (error: string): Answer => ({ ok: false, error });
 const refuseDomain = (error: DomainError): Answer => refuse(error.message);
@@ -71,13 +69,13 @@ async function durably(ledger: Ledger, id: string, outcome: Outcome<unknown>, wh
   return { ok: true };
 }
 
-const push: Command = async (message, client, { ledger, context }, ordinal) => {
+const push: Command = async (message, _client, { ledger, context }, actor) => {
   const queue = queueOf(message);
   if (!queue.ok) return refuse(queue.error);
   // The command's own fields (cmd, reqId, queue) are not push options: the schema drops unknown fields.
   const options = parsePushOptions(message);
   if (!options.ok) return refuse(options.error);
-  const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()), client.actor(message.reqId, ordinal));
+  const outcome = ledger.run((view) => decidePush(view, queue.value, options.value, context()), actor);
   if (!outcome.ok) {
     // Refused for a missing dependency: not before its removal is on disk.
     await ledger.settled(options.value.dependsOn ?? []);
@@ -87,13 +85,12 @@ const push: Command = async (message, client, { ledger, context }, ordinal) => {
   return { ok: true, id: outcome.result.id };
 };
 
-const pull: Command = async (message, client, { ledger, waiters, context }, ordinal) => {
+const pull: Command = async (message, client, { ledger, waiters, context }, actor) => {
   const queue = queueOf(message);
   if (!queue.ok) return refuse(queue.error);
   // Same rules as the HTTP query parameter (integer ms >= 0, capped at one minute).
   const timeout = parsePullTimeout(message.timeout === undefined ? undefined : String(message.timeout));
   if (!timeout.ok) return refuse(timeout.error);
-  const actor = client.actor(message.reqId, ordinal);
   let outcome: Outcome<PullResult | null> = ledger.run((view) => decidePull(view, queue.value, context()), actor);
   if (outcome.ok && outcome.result === null && timeout.value > 0) {
     const waiting = waiters.wait(queue.value, timeout.value, actor);
@@ -110,12 +107,12 @@ const pull: Command = async (message, client, { ledger, waiters, context }, ordi
 
 /** A job command by id, parsed as over HTTP; `whenOk` runs once it is decided (before the fsync). */
 function jobCommand(build: (id: string, body: unknown) => ParseResult<JobDecision>, whenOk?: (id: string, client: CommandClient) => void): Command {
-  return (message, client, { ledger, context }, ordinal) => {
+  return (message, client, { ledger, context }, actor) => {
     const id = jobIdOf(message);
     if (!id.ok) return refuse(id.error);
     const command = build(id.value, message);
     if (!command.ok) return refuse(command.error);
-    const outcome = ledger.run((view) => command.value(view, context()), client.actor(message.reqId, ordinal));
+    const outcome = ledger.run((view) => command.value(view, context()), actor);
     return durably(ledger, id.value, outcome, () => whenOk?.(id.value, client));
   };
 }
@@ -126,13 +123,13 @@ const fail = jobCommand(failCommand, disown);
 const progress = jobCommand(progressCommand);
 
 /** A lease renewal that leaves the progress as it is. */
-const heartbeat: Command = (message, client, { ledger, context }, ordinal) => {
+const heartbeat: Command = (message, _client, { ledger, context }, actor) => {
   const id = jobIdOf(message);
   if (!id.ok) return refuse(id.error);
   const body = parseOptionalBody(heartbeatBodySchema, message);
   if (!body.ok) return refuse(body.error);
   const decide = (view: JobsView) => decideProgress(view, id.value, body.value.token, undefined, undefined, context());
-  return durably(ledger, id.value, ledger.run(decide, client.actor(message.reqId, ordinal)));
+  return durably(ledger, id.value, ledger.run(decide, actor));
 };
 
 const getJob: Command = (message, _client, { ledger }) => {
@@ -145,10 +142,10 @@ const getJob: Command = (message, _client, { ledger }) => {
   return settled ? settled.then(() => answer) : answer;
 };
 
-const cancel: Command = (message, client, { ledger, context }, ordinal) => {
+const cancel: Command = (message, client, { ledger, context }, actor) => {
   const id = jobIdOf(message);
   if (!id.ok) return refuse(id.error);
-  const outcome = ledger.run((view) => decideCancel(view, id.value, context()), client.actor(message.reqId, ordinal));
+  const outcome = ledger.run((view) => decideCancel(view, id.value, context()), actor);
   return durably(ledger, id.value, outcome, () => client.disown(id.value));
 };
 
