@@ -194,18 +194,17 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
       await realtimeClosed;
       clearInterval(sweep);
       clearTimeout(cut);
-      // The log is the truth and is flushed first; the final snapshot only speeds up the next start.
+      // The background writers stop first; neither throws (each logs its own failures).
+      await snapshotter.stop(shutdownDeadline - 500);
+      await indexer.stop();
       try {
+        // The log is the truth and is flushed first; the final snapshot only speeds up the next start.
         await log.flush();
-        await snapshotter.stop(shutdownDeadline - 500);
         await snapshotter.take();
-        await indexer.stop();
         await log.close();
       } finally {
-        // Even when the log failed or is stalled (the error is the caller's): never leave the store half-open.
-        await snapshotter.stop(shutdownDeadline - 500);
+        // Even when the log failed or is stalled (the error is the caller's): never leave a store half-open.
         await snapshots.close();
-        await indexer.stop();
         await jobIndex.close();
         await lock.release();
       }
