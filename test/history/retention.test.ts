@@ -2,47 +2,18 @@
 // what is left is shown, and truncatedBefore says where the log starts now.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { cleanupAll, pool, sleep, startServer, type TestServer, waitFor } from '../support/testServer.ts';
+import { cleanupAll, completeJobs, pool, sleep, startServer, waitFor } from '../support/testServer.ts';
+import { caughtUp, historyOf } from './historyClient.ts';
 
 after(async () => {
   await cleanupAll();
 });
 
-async function historyOf(server: TestServer, id: string): Promise<any> {
-  const r = await server.request('GET', `/jobs/${encodeURIComponent(id)}/history`);
-  assert.equal(r.status, 200, r.describe);
-  return r.json;
-}
-
-function logLines(server: TestServer, msg: string): any[] {
-  return server
-    .output(1 << 20)
-    .split('\n')
-    .filter((l) => l.includes(`"msg":"${msg}`))
-    .map((l) => JSON.parse(l));
-}
-
-async function caughtUp(server: TestServer): Promise<any> {
-  return waitFor(() => logLines(server, 'job index caught up with the log')[0], 10_000);
-}
-
-/** Pushes, pulls and acks `count` jobs of `queue`; returns their ids. */
-async function complete(server: TestServer, queue: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = await server.push(queue, { data: { i } });
-    const { token } = await server.pull(queue);
-    assert.equal((await server.ack(id, { token })).status, 200);
-    ids.push(id);
-  }
-  return ids;
-}
-
 describe('job history and log retention', () => {
   it('after retention deleted the oldest segments: truncatedBefore names the first retained position, before and after a restart', async () => {
     const env = { LOG_RETENTION_MS: '0', WAL_SEGMENT_BYTES: '65536', SNAPSHOT_INTERVAL_MS: '250', SNAPSHOT_KEEP: '1' };
     let server = await startServer({ env });
-    const [gone] = await complete(server, 'old', 1);
+    const [gone] = await completeJobs(server, 'old', 1);
     const halfId = await server.push('half', { data: 'h' });
     const half = await server.pull('half');
     const filler = 'x'.repeat(400);
@@ -51,10 +22,10 @@ describe('job history and log retention', () => {
       16,
       (i) => server.push('fill', { data: { i, filler } }),
     );
-    await waitFor(() => logLines(server, 'log segments past retention deleted').length > 0, 10_000);
+    await waitFor(() => server.logLines('log segments past retention deleted').length > 0, 10_000);
     assert.equal((await server.ack(halfId, { token: half.token, result: 'late' })).status, 200);
     const check = async () => {
-      const firstPosition = logLines(server, 'log segments past retention deleted').at(-1)?.firstPosition;
+      const firstPosition = server.logLines('log segments past retention deleted').at(-1)?.firstPosition;
       const g = await historyOf(server, gone);
       assert.equal(typeof g.truncatedBefore, 'number');
       assert.ok(firstPosition === undefined || g.truncatedBefore >= firstPosition);

@@ -4,31 +4,11 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cleanupAll, pool, startServer, type TestServer, waitFor } from '../support/testServer.ts';
+import { cleanupAll, completeJobs, pool, startServer, waitFor } from '../support/testServer.ts';
 
 after(async () => {
   await cleanupAll();
 });
-
-function logLines(server: TestServer, msg: string): Array<Record<string, number>> {
-  return server
-    .output(1 << 20)
-    .split('\n')
-    .filter((l) => l.includes(`"msg":"${msg}`))
-    .map((l) => JSON.parse(l));
-}
-
-async function completeJobs(server: TestServer, queue: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = await server.push(queue, { data: { i } });
-    const { job, token } = await server.pull(queue);
-    assert.equal(job?.id, id);
-    assert.equal((await server.ack(id, { token })).status, 200);
-    ids.push(id);
-  }
-  return ids;
-}
 
 describe('retention', () => {
   it('COMPLETED_MAX keeps memory bounded; the evictions are in the log, so a restart agrees', async () => {
@@ -63,11 +43,11 @@ describe('retention', () => {
       (i) => server.push('seg', { data: { i, filler } }),
     );
     const deletions = await waitFor(() => {
-      const lines = logLines(server, 'log segments past retention deleted');
+      const lines = server.logLines('log segments past retention deleted');
       return lines.length > 0 ? lines : null;
     }, 8000);
     assert.ok(deletions);
-    const snapshots = logLines(server, 'snapshot written').map((l) => l.position);
+    const snapshots = server.logLines('snapshot written').map((l) => l.position);
     const firstPosition = deletions[deletions.length - 1].firstPosition;
     assert.ok(firstPosition > 1);
     assert.ok(snapshots.some((p) => firstPosition <= p + 1), 'the log still starts at or before a kept snapshot');

@@ -7,6 +7,7 @@
  * `cleanupAll()` in an `after` hook. A process-exit hook SIGKILLs leftovers
  * even when a test file crashes.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,6 +129,15 @@ export class TestServer {
 
   get alive(): boolean {
     return this.exitInfo === undefined;
+  }
+
+  /** The server's JSON log lines (from the captured tail of its stdout) whose message starts with `msg`. */
+  logLines(msg: string): any[] {
+    return this.stdout
+      .tail()
+      .split('\n')
+      .filter((l) => l.includes(`"msg":"${msg}`))
+      .map((l) => JSON.parse(l));
   }
 
   /** Captured stdout/stderr (tails), for failure messages. */
@@ -468,4 +478,17 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
     s.addEventListener('abort', () => ctrl.abort(s.reason), { once: true });
   }
   return ctrl.signal;
+}
+
+/** Pushes, pulls and acks `count` jobs of `queue` one by one; returns their ids. */
+export async function completeJobs(server: TestServer, queue: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = await server.push(queue, { data: { i } });
+    const { job, token } = await server.pull(queue);
+    assert.equal(job?.id, id);
+    assert.equal((await server.ack(id, { token })).status, 200);
+    ids.push(id);
+  }
+  return ids;
 }
