@@ -48,11 +48,7 @@ async function capture(server: TestServer, ids: Set<string>, label: string): Pro
 }
 
 function snapshotPositions(server: TestServer): number[] {
-  return server
-    .output(1 << 20)
-    .split('\n')
-    .filter((l) => l.includes('"msg":"snapshot written"'))
-    .map((l) => JSON.parse(l).position as number);
+  return server.logLines('snapshot written').map((l) => l.position as number);
 }
 
 /** Every point-in-time view of moment `m` equals what was captured live. */
