@@ -26,17 +26,28 @@ async function evicted(id: string): Promise<void> {
   await waitFor(async () => (await srv.getRaw(id)).status === 404, 5000);
 }
 
+/**
+ * B waits on A and C; A runs and leaves the state (evicted, or at once with removeOnComplete).
+ * The queues and ids of the three, for a test to push a new job under A's id.
+ */
+async function oldAGone(oldA: Record<string, unknown> = {}) {
+  const qa = qname('reuse-a');
+  const qc = qname('reuse-c');
+  const qb = qname('reuse-b');
+  const a = `${qname('A')}`;
+  await srv.push(qa, { data: 'old A', jobId: a, ...oldA });
+  const c = await srv.push(qc, { data: 'C' });
+  const b = await srv.push(qb, { data: 'B', dependsOn: [a, c] });
+  await runJob(qa, a);
+  // removeOnComplete takes it out with the ack; otherwise retention (COMPLETED_MAX=0) evicts it.
+  if (oldA.removeOnComplete) assert.equal((await srv.getRaw(a)).status, 404);
+  else await evicted(a);
+  return { qa, qb, qc, a, b, c };
+}
+
 describe('dependsOn across jobId reuse', () => {
   it('B waits on A and C; A completes and is evicted; a new job takes id A; C completes → B is pullable', async () => {
-    const qa = qname('reuse-a');
-    const qc = qname('reuse-c');
-    const qb = qname('reuse-b');
-    const a = `${qname('A')}`;
-    await srv.push(qa, { data: 'old A', jobId: a });
-    const c = await srv.push(qc, { data: 'C' });
-    const b = await srv.push(qb, { data: 'B', dependsOn: [a, c] });
-    await runJob(qa, a);
-    await evicted(a);
+    const { qa, qb, qc, a, b, c } = await oldAGone();
     await srv.push(qa, { data: 'new A', jobId: a });
     assert.equal((await srv.getJob(b)).state, 'waiting-children');
     await runJob(qc, c);
@@ -45,15 +56,7 @@ describe('dependsOn across jobId reuse', () => {
   });
 
   it('the new A failing does not fail B, and B still becomes pullable when C completes', async () => {
-    const qa = qname('reuse-a');
-    const qc = qname('reuse-c');
-    const qb = qname('reuse-b');
-    const a = `${qname('A')}`;
-    await srv.push(qa, { data: 'old A', jobId: a, removeOnComplete: true });
-    const c = await srv.push(qc, { data: 'C' });
-    const b = await srv.push(qb, { data: 'B', dependsOn: [a, c] });
-    await runJob(qa, a);
-    assert.equal((await srv.getRaw(a)).status, 404);
+    const { qa, qc, a, b, c } = await oldAGone({ removeOnComplete: true });
     await srv.push(qa, { data: 'new A', jobId: a, maxAttempts: 1 });
     const p = await srv.pull(qa);
     assertAnswer(await srv.fail(a, { token: p.token, error: 'boom' }), 200, { ok: true });
@@ -63,15 +66,7 @@ describe('dependsOn across jobId reuse', () => {
   });
 
   it('after a restart the line between the old and the new A holds', async () => {
-    const qa = qname('reuse-a');
-    const qc = qname('reuse-c');
-    const qb = qname('reuse-b');
-    const a = `${qname('A')}`;
-    await srv.push(qa, { data: 'old A', jobId: a });
-    const c = await srv.push(qc, { data: 'C' });
-    const b = await srv.push(qb, { data: 'B', dependsOn: [a, c] });
-    await runJob(qa, a);
-    await evicted(a);
+    const { qa, qb, qc, a, b, c } = await oldAGone();
     await srv.push(qa, { data: 'new A', jobId: a, delay: 60_000 });
     const d = await srv.push(qb, { data: 'D waits for the new A', dependsOn: [a] });
     assert.equal(await srv.stop(), 0);
