@@ -118,6 +118,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const scheduler = new Scheduler(ledger, context, logger);
   scheduler.start();
 
+  const tokens = new TokenSet(config.AUTH_TOKENS);
   const limiter = rateLimit({
     windowMs: config.RATE_LIMIT_WINDOW_MS,
     maxRequests: config.RATE_LIMIT_MAX_REQUESTS,
@@ -130,7 +131,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     ledger,
     waiters,
     context,
-    tokens: new TokenSet(config.AUTH_TOKENS),
+    tokens,
     limiter,
     trustProxy: config.TRUST_PROXY,
     logger,
@@ -153,7 +154,7 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
     maxBodyBytes: config.MAX_BODY_BYTES,
     maxJsonDepth: config.MAX_JSON_DEPTH,
     corsAllowOrigin: config.CORS_ALLOW_ORIGIN,
-    tokens: new TokenSet(config.AUTH_TOKENS),
+    tokens,
     metricsNeedAuth: config.METRICS_AUTH,
     rateLimit: limiter.middleware,
     eventStreams: realtime.sseRoutes,
