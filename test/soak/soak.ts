@@ -17,15 +17,22 @@
  * structure that slows as it fills). A last window that is faster or smaller
  * than the first is reported, not failed: the first one still carries JIT and
  * heap sizing that the warm-up did not finish.
+ * The server runs on core 0 and the load generator on core 1 (cpuPinning.ts):
+ * unpinned on 2 cores, the client's own event-loop lag (recorded per window as
+ * `clientLagP99Ms`) tracked its measured p99 almost exactly, 10-23 ms, and the
+ * p99 of one window moved by 2x from contention alone. Requests go over
+ * keep-alive connections, as a real producer's would.
  * The first `warmupS` seconds are not counted (JIT, heap growth to its
  * working size). Finished jobs leave memory after `COMPLETED_RETENTION_MS` /
  * `DLQ_RETENTION_MS` (5 s here), so the retained state reaches a plateau
  * during the warm-up: growth after it is what a leak looks like.
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { get } from 'node:http';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type TestServer } from '../support/testServer.ts';
+import { planCpuPinning } from './cpuPinning.ts';
 import { httpCall, TransportError } from '../torture/httpCall.ts';
 import { WsRpc } from '../torture/wsRpc.ts';
 
@@ -37,6 +44,8 @@ export interface SoakOptions {
   /** Operations started per second (a pull-then-ack is one operation, two requests). */
   rate: number;
   maxInFlight: number;
+  /** Write the server's V8 CPU profile (node --cpu-prof) into this directory when it stops. */
+  cpuProfileDir?: string;
   log: (line: string) => void;
 }
 
@@ -47,6 +56,10 @@ export interface WindowFigures {
   p50Ms: number;
   p99Ms: number;
   meanRssMiB: number;
+  /** The load generator's own event-loop delay, p99: a late client inflates every latency it measures. */
+  clientLagP99Ms: number;
+  /** p99 of each kind of request ('push', 'ws ack', 'get job', ...): which path moved. */
+  p99ByKindMs: Record<string, number>;
 }
 
 export interface SoakSummary {
@@ -70,6 +83,8 @@ export interface SoakSummary {
   /** Seconds into the run at which operations were skipped (the first 20). */
   skippedAtS: number[];
   wallS: number;
+  /** Server on core 0, load generator on core 1 (see cpuPinning.ts). */
+  cpuPinned: boolean;
 }
 
 const RSS_TOLERANCE = 0.1;
@@ -77,10 +92,47 @@ const P99_TOLERANCE = 0.1;
 const P99_FLOOR_MS = 2;
 const QUEUES = ['soak-a', 'soak-b'];
 
-interface Sample {
-  /** Seconds since the load started. */
-  t: number;
-  ms: number;
+/**
+ * (time, value) pairs in growable typed arrays: a 30-minute run records about
+ * half a million latencies, and as objects they would grow the load
+ * generator's heap (and its GC pauses, which land in the latencies) with time.
+ */
+class SampleSeries {
+  private times = new Float64Array(1 << 16);
+  private values = new Float64Array(1 << 16);
+  length = 0;
+
+  push(t: number, value: number): void {
+    if (this.length === this.times.length) {
+      const grow = (old: Float64Array) => {
+        const next = new Float64Array(old.length * 2);
+        next.set(old);
+        return next;
+      };
+      this.times = grow(this.times);
+      this.values = grow(this.values);
+    }
+    this.times[this.length] = t;
+    this.values[this.length++] = value;
+  }
+
+  /** Values whose time is in [fromS, toS), sorted ascending. */
+  between(fromS: number, toS: number): Float64Array {
+    const out: number[] = [];
+    for (let i = 0; i < this.length; i++) {
+      const t = this.times[i] as number;
+      if (t >= fromS && t < toS) out.push(this.values[i] as number);
+    }
+    return Float64Array.from(out).sort();
+  }
+
+  last(): number | undefined {
+    return this.length === 0 ? undefined : this.values[this.length - 1];
+  }
+
+  all(): Float64Array {
+    return this.values.subarray(0, this.length);
+  }
 }
 
 function rssMiB(pid: number): number {
@@ -90,14 +142,21 @@ function rssMiB(pid: number): number {
   return Number(match[1]) / 1024;
 }
 
-function percentile(sorted: number[], p: number): number {
+function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-function windowFigures(latencies: Sample[], rss: Sample[], fromS: number, toS: number): WindowFigures {
-  const ms = latencies.filter((s) => s.t >= fromS && s.t < toS).map((s) => s.ms).sort((a, b) => a - b);
-  const mem = rss.filter((s) => s.t >= fromS && s.t < toS).map((s) => s.ms);
+interface Recorded {
+  latencies: SampleSeries;
+  byKind: Map<string, SampleSeries>;
+  rss: SampleSeries;
+  clientLag: SampleSeries;
+}
+
+function windowFigures({ latencies, byKind, rss, clientLag }: Recorded, fromS: number, toS: number): WindowFigures {
+  const ms = latencies.between(fromS, toS);
+  const mem = rss.between(fromS, toS);
   const round = (n: number) => Math.round(n * 1000) / 1000;
   return {
     fromS,
@@ -106,45 +165,63 @@ function windowFigures(latencies: Sample[], rss: Sample[], fromS: number, toS: n
     p50Ms: round(percentile(ms, 50)),
     p99Ms: round(percentile(ms, 99)),
     meanRssMiB: round(mem.reduce((a, b) => a + b, 0) / Math.max(1, mem.length)),
+    clientLagP99Ms: round(percentile(clientLag.between(fromS, toS), 99)),
+    p99ByKindMs: Object.fromEntries([...byKind].map(([kind, series]) => [kind, round(percentile(series.between(fromS, toS), 99))])),
   };
 }
 
-/** Reads an SSE stream to its end, counting `data:` events; resolves when it ends. */
-async function sseReader(url: string, signal: AbortSignal, onEvent: () => void): Promise<string | null> {
-  try {
-    const response = await fetch(url, { signal, headers: { accept: 'text/event-stream' } });
-    if (response.status !== 200 || !response.body) return `SSE answered ${response.status}`;
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        if (buffer.slice(0, end).includes('"eventType"')) onEvent();
-        buffer = buffer.slice(end + 2);
+/** Reads an SSE stream to its end, counting job events; resolves with what went wrong, or null once aborted. */
+function sseReader(url: string, signal: AbortSignal, onEvent: () => void): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = get(url, { signal, headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve(`SSE answered ${res.statusCode}`);
+        return;
       }
-    }
-    return signal.aborted ? null : 'SSE stream ended';
-  } catch (err) {
-    return signal.aborted ? null : `SSE stream failed: ${String((err as Error)?.cause ?? err)}`;
-  }
+      res.setEncoding('utf8');
+      let buffer = '';
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let start = 0;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n', start)) >= 0) {
+          const type = buffer.indexOf('"eventType"', start);
+          if (type >= 0 && type < end) onEvent();
+          start = end + 2;
+        }
+        buffer = buffer.slice(start);
+      });
+      res.on('end', () => resolve(signal.aborted ? null : 'SSE stream ended'));
+      res.on('error', (err) => resolve(signal.aborted ? null : `SSE stream failed: ${err.message}`));
+    });
+    req.on('error', (err) => resolve(signal.aborted ? null : `SSE stream failed: ${err.message}`));
+  });
 }
 
 export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakSummary> {
   const opts: SoakOptions = { durationS: 1800, warmupS: 10, windowS: 60, rate: 200, maxInFlight: 64, log: () => {}, ...options };
+  const pinning = planCpuPinning();
   const srv = await startServer({
-    env: { COMPLETED_RETENTION_MS: '5000', DLQ_RETENTION_MS: '5000', LOG_LEVEL: 'info' },
+    launcher: pinning.serverLauncher,
+    env: {
+      COMPLETED_RETENTION_MS: '5000',
+      DLQ_RETENTION_MS: '5000',
+      LOG_LEVEL: 'info',
+    },
+    nodeFlags: opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [],
   });
   try {
-    return await soakAgainst(srv, opts);
+    pinning.pinSelf();
+    return { ...(await soakAgainst(srv, opts)), cpuPinned: pinning.pinned };
   } finally {
     await srv.stop(30_000).catch(() => srv.kill());
   }
 }
 
-async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSummary> {
-  const latencies: Sample[] = [];
-  const rss: Sample[] = [];
+async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<Omit<SoakSummary, 'cpuPinned'>> {
+  const recorded: Recorded = { latencies: new SampleSeries(), byKind: new Map(), rss: new SampleSeries(), clientLag: new SampleSeries() };
+  const { latencies, byKind, rss, clientLag } = recorded;
   const errorSamples: string[] = [];
   let errors = 0;
   let requests = 0;
@@ -173,7 +250,13 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
       return null;
     }
     requests++;
-    latencies.push({ t: (started - t0) / 1000, ms: performance.now() - started });
+    const t = (started - t0) / 1000;
+    const ms = performance.now() - started;
+    latencies.push(t, ms);
+    const kind = what.replace(/ soak-\w+$/, '');
+    let series = byKind.get(kind);
+    if (!series) byKind.set(kind, (series = new SampleSeries()));
+    series.push(t, ms);
     if (!accept(answer)) {
       error(`${what}: ${JSON.stringify(answer).slice(0, 300)}`);
       return null;
@@ -256,13 +339,17 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
     }
   };
 
-  // RSS every second.
+  // Every second: the server's RSS and this process's event-loop delay (p99 over that second).
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   const sampler = setInterval(() => {
     try {
-      rss.push({ t: now(), ms: rssMiB(srv.pid) });
+      rss.push(now(), rssMiB(srv.pid));
     } catch (err) {
       error(`rss: ${(err as Error).message}`);
     }
+    clientLag.push(now(), lag.percentile(99) / 1e6);
+    lag.reset();
   }, 1000);
 
   // Open loop: operations start on schedule whatever the answers' speed, capped in flight.
@@ -285,20 +372,22 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
       pending.add(p);
     }
     if (now() >= nextReport) {
-      opts.log(`soak ${nextReport}s: ${requests} requests, ${errors} errors, RSS ${rss.at(-1)?.ms.toFixed(1)} MiB, ${sseEvents} SSE events`);
+      opts.log(`soak ${nextReport}s: ${requests} requests, ${errors} errors, RSS ${rss.last()?.toFixed(1)} MiB, ${sseEvents} SSE events`);
       nextReport += opts.durationS >= 600 ? 60 : 10;
     }
     await sleep(5);
   }
   clearInterval(sampler);
+  lag.disable();
   await Promise.allSettled([...pending]);
   sseAbort.abort();
   const sseProblem = await Promise.race([sse, sleep(2000).then(() => null)]);
   if (sseProblem) error(sseProblem);
   ws.close();
 
-  const first = windowFigures(latencies, rss, opts.warmupS, opts.warmupS + opts.windowS);
-  const last = windowFigures(latencies, rss, opts.durationS - opts.windowS, opts.durationS);
+  const figures = (fromS: number, toS: number) => windowFigures(recorded, fromS, toS);
+  const first = figures(opts.warmupS, opts.warmupS + opts.windowS);
+  const last = figures(opts.durationS - opts.windowS, opts.durationS);
   const rssChangePct = ((last.meanRssMiB - first.meanRssMiB) / first.meanRssMiB) * 100;
   const p99ChangeMs = last.p99Ms - first.p99Ms;
   const p99ChangePct = first.p99Ms > 0 ? (p99ChangeMs / first.p99Ms) * 100 : 0;
@@ -310,7 +399,7 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
   if (p99ChangeMs > Math.max(P99_FLOOR_MS, P99_TOLERANCE * first.p99Ms)) {
     failures.push(`p99 grew ${p99ChangeMs.toFixed(2)} ms (${p99ChangePct.toFixed(1)} %; allowed +${P99_TOLERANCE * 100} % or +${P99_FLOOR_MS} ms)`);
   }
-  const rssValues = rss.map((s) => s.ms);
+  const rssValues = [...rss.all()];
   const { log: _log, ...shownOptions } = opts;
   return {
     ok: failures.length === 0,
@@ -329,7 +418,7 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<SoakSumm
     p99ChangePct: Math.round(p99ChangePct * 100) / 100,
     rssMiB: { min: Math.min(...rssValues), max: Math.max(...rssValues) },
     timeline: Array.from({ length: Math.floor((opts.durationS - opts.warmupS) / opts.windowS) }, (_, i) =>
-      windowFigures(latencies, rss, opts.warmupS + i * opts.windowS, opts.warmupS + (i + 1) * opts.windowS),
+      figures(opts.warmupS + i * opts.windowS, opts.warmupS + (i + 1) * opts.windowS),
     ),
     skippedAtS: skippedAt,
     wallS: Math.round(now()),

@@ -30,6 +30,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** A command that execs the server, e.g. `['prlimit', '--fsize=1048576']` (not kept by restart()). */
   launcher?: string[];
+  /** Extra node flags for the server process, e.g. `['--cpu-prof']` (not kept by restart()). */
+  nodeFlags?: string[];
 }
 
 export interface Res {
@@ -309,7 +311,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   // The test runner sets NODE_TEST_CONTEXT for its children; the server is not a test.
   delete env.NODE_TEST_CONTEXT;
 
-  const [command, ...args] = [...(opts.launcher ?? []), process.execPath, '--expose-gc', '--import', 'tsx', 'src/main.ts'];
+  const [command, ...args] = [...(opts.launcher ?? []), process.execPath, ...(opts.nodeFlags ?? []), '--expose-gc', '--import', 'tsx', 'src/main.ts'];
   const child = spawn(command as string, args, {
     cwd: REPO_ROOT,
     env,
