@@ -12,16 +12,20 @@
  * - RSS: mean VmRSS of the last window at most 10 % above the first window's;
  * - p99: the last window's p99 latency at most 10 % above the first's, or at
  *   most 2 ms above it (sub-millisecond p99s move by more than 10 % from
- *   scheduling noise alone).
+ *   scheduling noise alone). A window's p99 is the median of the p99s of its
+ *   5-s slices (SLICE_S); the plain p99 of the window is reported beside it.
  * Only growth fails: a soak looks for what gets worse with time (a leak, a
  * structure that slows as it fills). A last window that is faster or smaller
  * than the first is reported, not failed: the first one still carries JIT and
  * heap sizing that the warm-up did not finish.
- * The server runs on core 0 and the load generator on core 1 (cpuPinning.ts):
- * unpinned on 2 cores, the client's own event-loop lag (recorded per window as
- * `clientLagP99Ms`) tracked its measured p99 almost exactly, 10-23 ms, and the
- * p99 of one window moved by 2x from contention alone. Requests go over
- * keep-alive connections, as a real producer's would.
+ * The server's event loop runs on core 0 and the load generator's on core 1
+ * (cpuPinning.ts). Unpinned on 2 cores, the client's own event-loop lag
+ * (recorded per window as `clientLagP99Ms`) tracked its measured p99 almost
+ * exactly, 10-23 ms; with the whole server pinned to one core, its GC's
+ * concurrent marking ran on the loop's core and blocked it 15-25 ms every
+ * 2-3 s, about 1 % of requests: the p99 sat on that knee and moved 2x between
+ * windows. Main threads pinned: p99 6-9 ms, within 1.5 ms between windows.
+ * Requests go over keep-alive connections, as a real producer's would.
  * The first `warmupS` seconds are not counted (JIT, heap growth to its
  * working size). Finished jobs leave memory after `COMPLETED_RETENTION_MS` /
  * `DLQ_RETENTION_MS` (5 s here), so the retained state reaches a plateau
@@ -32,7 +36,7 @@ import { get } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type TestServer } from '../support/testServer.ts';
-import { planCpuPinning } from './cpuPinning.ts';
+import { pinMainThread } from './cpuPinning.ts';
 import { httpCall, TransportError } from '../torture/httpCall.ts';
 import { WsRpc } from '../torture/wsRpc.ts';
 
@@ -54,7 +58,10 @@ export interface WindowFigures {
   toS: number;
   requests: number;
   p50Ms: number;
+  /** p99 of every request in the window (reported; one burst of slow fsyncs moves it). */
   p99Ms: number;
+  /** p99 of each SLICE_S stretch of the window, median over the stretches: what the verdict compares. */
+  sliceP99Ms: number;
   meanRssMiB: number;
   /** The load generator's own event-loop delay, p99: a late client inflates every latency it measures. */
   clientLagP99Ms: number;
@@ -83,13 +90,21 @@ export interface SoakSummary {
   /** Seconds into the run at which operations were skipped (the first 20). */
   skippedAtS: number[];
   wallS: number;
-  /** Server on core 0, load generator on core 1 (see cpuPinning.ts). */
+  /** Server's event loop on core 0, load generator's on core 1 (see cpuPinning.ts). */
   cpuPinned: boolean;
 }
 
 const RSS_TOLERANCE = 0.1;
 const P99_TOLERANCE = 0.1;
 const P99_FLOOR_MS = 2;
+/**
+ * The window's p99 is judged slice by slice: on this VM most requests wait
+ * for an fdatasync (pull, ack, a read of a job changed by an entry not yet on
+ * disk), and the disk now and then takes tens of ms for a few seconds. Such
+ * a burst lifts one slice's p99, not the median over the window's slices;
+ * something in the server that slows with time lifts every slice.
+ */
+const SLICE_S = 5;
 const QUEUES = ['soak-a', 'soak-b'];
 
 /**
@@ -114,6 +129,17 @@ class SampleSeries {
     }
     this.times[this.length] = t;
     this.values[this.length++] = value;
+  }
+
+  /** Values whose time is in [fromS, toS), in stretches of `sliceS`, each sorted ascending. */
+  slices(fromS: number, toS: number, sliceS: number): Float64Array[] {
+    const count = Math.max(1, Math.floor((toS - fromS) / sliceS));
+    const out: number[][] = Array.from({ length: count }, () => []);
+    for (let i = 0; i < this.length; i++) {
+      const t = this.times[i] as number;
+      if (t >= fromS && t < toS) out[Math.min(count - 1, Math.floor((t - fromS) / sliceS))]?.push(this.values[i] as number);
+    }
+    return out.map((values) => Float64Array.from(values).sort());
   }
 
   /** Values whose time is in [fromS, toS), sorted ascending. */
@@ -164,6 +190,7 @@ function windowFigures({ latencies, byKind, rss, clientLag }: Recorded, fromS: n
     requests: ms.length,
     p50Ms: round(percentile(ms, 50)),
     p99Ms: round(percentile(ms, 99)),
+    sliceP99Ms: round(percentile(Float64Array.from(latencies.slices(fromS, toS, SLICE_S), (slice) => percentile(slice, 99)).sort(), 50)),
     meanRssMiB: round(mem.reduce((a, b) => a + b, 0) / Math.max(1, mem.length)),
     clientLagP99Ms: round(percentile(clientLag.between(fromS, toS), 99)),
     p99ByKindMs: Object.fromEntries([...byKind].map(([kind, series]) => [kind, round(percentile(series.between(fromS, toS), 99))])),
@@ -201,19 +228,17 @@ function sseReader(url: string, signal: AbortSignal, onEvent: () => void): Promi
 
 export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakSummary> {
   const opts: SoakOptions = { durationS: 1800, warmupS: 10, windowS: 60, rate: 200, maxInFlight: 64, log: () => {}, ...options };
-  const pinning = planCpuPinning();
   const srv = await startServer({
-    launcher: pinning.serverLauncher,
     env: {
       COMPLETED_RETENTION_MS: '5000',
       DLQ_RETENTION_MS: '5000',
       LOG_LEVEL: 'info',
     },
-    nodeFlags: opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [],
+    nodeFlags: [...(process.env.SOAK_FLAGS ? process.env.SOAK_FLAGS.split(' ') : []), ...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [])],
   });
   try {
-    pinning.pinSelf();
-    return { ...(await soakAgainst(srv, opts)), cpuPinned: pinning.pinned };
+    const cpuPinned = pinMainThread(srv.pid, 0) && pinMainThread(process.pid, 1);
+    return { ...(await soakAgainst(srv, opts)), cpuPinned };
   } finally {
     await srv.stop(30_000).catch(() => srv.kill());
   }
@@ -389,15 +414,15 @@ async function soakAgainst(srv: TestServer, opts: SoakOptions): Promise<Omit<Soa
   const first = figures(opts.warmupS, opts.warmupS + opts.windowS);
   const last = figures(opts.durationS - opts.windowS, opts.durationS);
   const rssChangePct = ((last.meanRssMiB - first.meanRssMiB) / first.meanRssMiB) * 100;
-  const p99ChangeMs = last.p99Ms - first.p99Ms;
-  const p99ChangePct = first.p99Ms > 0 ? (p99ChangeMs / first.p99Ms) * 100 : 0;
+  const p99ChangeMs = last.sliceP99Ms - first.sliceP99Ms;
+  const p99ChangePct = first.sliceP99Ms > 0 ? (p99ChangeMs / first.sliceP99Ms) * 100 : 0;
   const failures: string[] = [];
   if (errors > 0) failures.push(`${errors} errors`);
   if (skipped > 0) failures.push(`${skipped} operations skipped: more than ${opts.maxInFlight} in flight (the server did not keep up)`);
   if (sseEvents === 0) failures.push('the SSE subscriber received no event');
   if (rssChangePct > RSS_TOLERANCE * 100) failures.push(`RSS grew ${rssChangePct.toFixed(1)} % (allowed +${RSS_TOLERANCE * 100} %)`);
-  if (p99ChangeMs > Math.max(P99_FLOOR_MS, P99_TOLERANCE * first.p99Ms)) {
-    failures.push(`p99 grew ${p99ChangeMs.toFixed(2)} ms (${p99ChangePct.toFixed(1)} %; allowed +${P99_TOLERANCE * 100} % or +${P99_FLOOR_MS} ms)`);
+  if (p99ChangeMs > Math.max(P99_FLOOR_MS, P99_TOLERANCE * first.sliceP99Ms)) {
+    failures.push(`p99 (median of ${SLICE_S}-s slices) grew ${p99ChangeMs.toFixed(2)} ms (${p99ChangePct.toFixed(1)} %; allowed +${P99_TOLERANCE * 100} % or +${P99_FLOOR_MS} ms)`);
   }
   const rssValues = [...rss.all()];
   const { log: _log, ...shownOptions } = opts;
