@@ -26,10 +26,12 @@ export function faultyFiles() {
       attempts.writev++;
       sizesAtWrite.push((await stat(path)).size);
       if (applies('writev', path)) {
+        // Read before the partial write: the test may disarm the fault while it runs.
+        const armed = fault as Fault;
         failures.writev++;
-        const partial = fault!.partialBytes ?? 0;
+        const partial = armed.partialBytes ?? 0;
         if (partial > 0) await file.writev([Buffer.concat(buffers).subarray(0, partial)], position);
-        throw errorOf(fault!.code, 'write');
+        throw errorOf(armed.code, 'write');
       }
       return file.writev(buffers, position);
     },
