@@ -8,12 +8,14 @@
  * including t.
  */
 import type { Entry } from '../domain/entries.ts';
+import { decodeEntry } from '../domain/entryCodec.ts';
 import type { Job, JobState } from '../domain/job.ts';
 import type { Log } from '../log/Log.ts';
 import { PointInTimeStates } from './PointInTimeStates.ts';
 import type { StateCounts } from './QueueProjection.ts';
 import type { SnapshotStore } from './SnapshotStore.ts';
-import { type StateChange, transitionsOf } from './stateChanges.ts';
+import { Pacer } from './Pacer.ts';
+import { type StateChange, StateChangeScan } from './StateChangeScan.ts';
 import type { StoredJob } from './StoredJob.ts';
 import { entryTime, TimeIndex, type TimedPosition } from './TimeIndex.ts';
 
@@ -41,13 +43,18 @@ export interface PointInTimeOptions {
 }
 
 const STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'waiting-children'];
-const INDEX_SLICE_MS = 8;
+/** Longest stretch of index building, a `changes` scan or a listing between two turns of the event loop. */
+const SLICE_MS = 8;
+/** Scans kept between pages; each holds the state of every job (a few bytes each). */
+const KEPT_SCANS = 2;
 
 export class PointInTime {
   private index = new TimeIndex();
   /** Live entries noted while the index is being built from the log. */
   private pending: Array<[number, number]> | null = [];
   private readonly states: PointInTimeStates;
+  /** Scans where the last `changes` pages ended: the next page continues one without a rebuild. */
+  private readonly scans: StateChangeScan[] = [];
   /** Resolves once the index covers the whole log (it is built in the background at start). */
   readonly ready: Promise<void>;
 
@@ -145,30 +152,51 @@ export class PointInTime {
    */
   async changes(queue: string, after: number, to: number, skip: number, limit: number): Promise<{ changes: StateChange[]; next: { position: number; skip: number } | null }> {
     await this.durable(to);
-    return this.states.advance(after, async (state) => {
-      const changes: StateChange[] = [];
-      let next: { position: number; skip: number } | null = null;
-      await this.states.replay(state, to, (entry, position, apply) => {
-        if (changes.length >= limit) {
-          next = { position, skip: 0 };
-          return false;
+    const scan = this.takeScan(after) ?? (await this.states.read(after, (state) => StateChangeScan.of(state.allJobs(), state.position, new Pacer(SLICE_MS))));
+    const changes: StateChange[] = [];
+    let next: { position: number; skip: number } | null = null;
+    const pacer = new Pacer(SLICE_MS);
+    try {
+      if (scan.position < to) {
+        for await (const record of this.options.log.read(scan.position + 1)) {
+          if (record.position > to) break;
+          if (changes.length >= limit) {
+            next = { position: record.position, skip: 0 };
+            break;
+          }
+          const entry = decodeEntry(record.type, record.payload);
+          const skipped = record.position === after + 1 ? skip : 0;
+          const found = scan.changesOf(entry, record.position, queue).slice(skipped);
+          const room = limit - changes.length;
+          if (found.length > room) {
+            // The page ends inside this entry: the scan stays before it, where the next page starts.
+            changes.push(...found.slice(0, room));
+            next = { position: record.position, skip: skipped + room };
+            break;
+          }
+          changes.push(...found);
+          scan.apply(entry, record.position);
+          if (pacer.due()) await pacer.pause();
         }
-        let found = transitionsOf(entry, position, state, queue, apply);
-        if (position === after + 1 && skip > 0) found = found.slice(skip);
-        const room = limit - changes.length;
-        if (found.length > room) {
-          changes.push(...found.slice(0, room));
-          next = { position, skip: (position === after + 1 ? skip : 0) + room };
-          return false;
-        }
-        changes.push(...found);
-        return true;
-      });
-      return { changes, next };
-    });
+      }
+    } finally {
+      this.keepScan(scan);
+    }
+    return { changes, next };
   }
 
   // --- internals -------------------------------------------------------------
+
+  /** A scan left where a page ended, taken out so that no other page moves it meanwhile. */
+  private takeScan(position: number): StateChangeScan | undefined {
+    const found = this.scans.findIndex((scan) => scan.position === position);
+    return found < 0 ? undefined : this.scans.splice(found, 1)[0];
+  }
+
+  private keepScan(scan: StateChangeScan): void {
+    this.scans.unshift(scan);
+    if (this.scans.length > KEPT_SCANS) this.scans.length = KEPT_SCANS;
+  }
 
   /** A state may only show what a crash cannot undo. */
   private durable(position: number): Promise<void> {
@@ -184,14 +212,10 @@ export class PointInTime {
       // Captured now: this read covers exactly the entries before the ones noted in `pending`.
       const records = log.read(log.firstPosition);
       try {
-        let sliceStart = performance.now();
-        let count = 0;
+        const pacer = new Pacer(SLICE_MS, 1024);
         for await (const record of records) {
           index.note(record.position, entryTime(record.payload));
-          if (++count % 1024 === 0 && performance.now() - sliceStart > INDEX_SLICE_MS) {
-            await new Promise((resolve) => setImmediate(resolve));
-            sliceStart = performance.now();
-          }
+          if (pacer.due()) await pacer.pause();
         }
         for (const [position, at] of this.pending) index.note(position, at);
         this.index = index;
@@ -224,14 +248,10 @@ function describeRange(range: LogRange): string {
  */
 async function jobsInPushOrder(all: Iterable<Readonly<StoredJob>>, queue: string): Promise<Readonly<StoredJob>[]> {
   const bySeq = new Map<number, Readonly<StoredJob>>();
-  let sliceStart = performance.now();
-  let seen = 0;
+  const pacer = new Pacer(SLICE_MS, 1024);
   for (const job of all) {
     if (job.queue === queue) bySeq.set(job.seq, job);
-    if ((++seen & 1023) === 0 && performance.now() - sliceStart > INDEX_SLICE_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
+    if (pacer.due()) await pacer.pause();
   }
   const seqs = Float64Array.from(bySeq.keys()).sort();
   return Array.from(seqs, (seq) => bySeq.get(seq) as Readonly<StoredJob>);

@@ -7,12 +7,11 @@
  * Cost budget: replay runs in slices of at most SLICE_MS and then yields to
  * the event loop, so live requests wait at most a slice; rebuilds run one at
  * a time (each holds a whole state in memory). The last few states built are
- * kept, so the pages of one point in time, or a `changes` window starting
- * where the last one ended, cost no rebuild.
+ * kept, so the pages of one point in time cost no rebuild.
  */
-import type { Entry } from '../domain/entries.ts';
 import { decodeEntry } from '../domain/entryCodec.ts';
 import type { Log } from '../log/Log.ts';
+import { Pacer } from './Pacer.ts';
 import { type ProjectionHeader, QueueProjection } from './QueueProjection.ts';
 import type { SnapshotStore } from './SnapshotStore.ts';
 
@@ -28,17 +27,12 @@ export interface PointInTimeDeps {
   warn: (message: string) => void;
 }
 
-/** A rebuilt state; `position` only moves forward when a scan advances it. */
+/** A rebuilt state. */
 interface Built {
   state: QueueProjection;
   /** Derived data computed once per state (sorted job ids of a queue, ...), dropped when the state moves. */
   memo: Map<string, unknown>;
 }
-
-/** Sees one entry during a replay; must call `apply` to move the state past it. False stops the replay. */
-export type EntryVisitor = (entry: Entry, position: number, apply: () => void) => boolean | void;
-
-const applyOnly: EntryVisitor = (_entry, _position, apply) => apply();
 
 export class PositionNotRebuildable extends Error {
   constructor(
@@ -79,47 +73,19 @@ export class PointInTimeStates {
     });
   }
 
-  /**
-   * Runs `scan` from the state as of `position`, which it may move forward
-   * (apply more entries); the state it leaves is kept for the next call.
-   */
-  advance<T>(position: number, scan: (state: QueueProjection) => Promise<T>): Promise<T> {
-    return this.exclusive(async () => {
-      const built = await this.build(position);
-      try {
-        return await scan(built.state);
-      } finally {
-        built.memo.clear();
-        this.remember(built);
-      }
-    });
-  }
+  // --- internals -------------------------------------------------------------
 
-  /**
-   * Applies the log entries after `state.position` up to `to`, in slices. A
-   * `visit` sees each entry and applies it itself (`apply`), so it can look
-   * at the state on both sides; returning false stops there.
-   */
-  async replay(state: QueueProjection, to: number, visit: EntryVisitor = applyOnly): Promise<void> {
+  /** Applies the log entries after `state.position` up to `to`, in slices. */
+  private async replay(state: QueueProjection, to: number): Promise<void> {
     if (state.position >= to) return;
-    let sliceStart = performance.now();
-    let count = 0;
+    const pacer = new Pacer(SLICE_MS);
     for await (const record of this.deps.log.read(state.position + 1)) {
       if (record.position > to) break;
-      const entry = decodeEntry(record.type, record.payload);
-      const apply = () => {
-        state.apply(entry, record.position);
-        state.forgetRemovalsThrough(record.position);
-      };
-      if (visit(entry, record.position, apply) === false) break;
-      if (++count % 256 === 0 && performance.now() - sliceStart > SLICE_MS) {
-        await nextTurn();
-        sliceStart = performance.now();
-      }
+      state.apply(decodeEntry(record.type, record.payload), record.position);
+      state.forgetRemovalsThrough(record.position);
+      if (pacer.due()) await pacer.pause();
     }
   }
-
-  // --- internals -------------------------------------------------------------
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(task);
@@ -177,22 +143,15 @@ export class PointInTimeStates {
   }
 }
 
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * Snapshot records with a turn of the event loop every SLICE_MS: the store
  * hands out a thousand records (100 000 jobs) per read, and restoring them
  * without a pause would hold live requests for that long.
  */
 async function* paced(records: AsyncIterable<unknown>): AsyncGenerator<unknown> {
-  let sliceStart = performance.now();
+  const pacer = new Pacer(SLICE_MS, 1);
   for await (const record of records) {
     yield record;
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
+    if (pacer.due()) await pacer.pause();
   }
 }

@@ -2,6 +2,7 @@ import type { Entry } from '../domain/entries.ts';
 import type { Job, JobState } from '../domain/job.ts';
 import { isLive } from '../domain/job.ts';
 import type { JobsView } from '../domain/JobsView.ts';
+import { resolvedState, retryState } from '../domain/stateStep.ts';
 import { IndexedHeap } from './IndexedHeap.ts';
 import { ReadyQueue } from './ReadyQueue.ts';
 import { type JobValues, jobValues, storedJob } from './jobRecord.ts';
@@ -135,7 +136,7 @@ export class QueueProjection implements JobsView {
         this.endLease(job);
         if (entry.retryAt !== null) {
           job.runAt = entry.retryAt;
-          this.move(job, entry.retryAt > entry.at ? 'delayed' : 'waiting');
+          this.move(job, retryState(entry.retryAt, entry.at));
         } else {
           job.endedAt = entry.at;
           this.move(job, 'failed');
@@ -158,7 +159,7 @@ export class QueueProjection implements JobsView {
         return this.move(this.mustGet(entry.jobId), 'waiting');
       case 'resolve': {
         const job = this.mustGet(entry.jobId);
-        return this.move(job, job.runAt > entry.at ? 'delayed' : 'waiting');
+        return this.move(job, resolvedState(job.runAt, entry.at));
       }
     }
   }

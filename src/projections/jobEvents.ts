@@ -1,5 +1,6 @@
 import type { Entry } from '../domain/entries.ts';
 import type { JobState } from '../domain/job.ts';
+import { retryState } from '../domain/stateStep.ts';
 
 /** The contract's event object, as SSE and WebSocket clients receive it. */
 export type JobEvent = {
@@ -42,7 +43,7 @@ export function eventsOf(entry: Entry): JobEvent[] {
       events.push({ eventType: 'failed', ...base, error: entry.error });
       if (entry.retryAt !== null) {
         events.push({ eventType: 'retried', ...base, prev: entry.prev });
-        if (entry.retryAt > entry.at) events.push({ eventType: 'delayed', ...base, delay: entry.retryAt - entry.at });
+        if (retryState(entry.retryAt, entry.at) === 'delayed') events.push({ eventType: 'delayed', ...base, delay: entry.retryAt - entry.at });
       }
       return events;
     }
