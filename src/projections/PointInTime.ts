@@ -17,7 +17,9 @@ import type { SnapshotStore } from './SnapshotStore.ts';
 import { Pacer } from './Pacer.ts';
 import { type StateChange, StateChangeScan } from './StateChangeScan.ts';
 import type { StoredJob } from './StoredJob.ts';
-import { entryTime, TimeIndex, type TimedPosition } from './TimeIndex.ts';
+import { LogTimeline } from './LogTimeline.ts';
+import type { TimeIndex, TimedPosition } from './TimeIndex.ts';
+import type { TimeIndexFiles } from './TimeIndexFiles.ts';
 
 /** A question that cannot be answered as asked: the API turns it into a 400 with this message (and the retained range). */
 export class PointInTimeError extends Error {
@@ -37,21 +39,21 @@ export interface LogRange {
 export interface PointInTimeOptions {
   log: Log;
   snapshots: SnapshotStore;
+  /** Where full chunks of the time index are saved between runs (none: read from the log at each start). */
+  timeIndexFiles?: TimeIndexFiles;
   /** The server's clock (ms since epoch): a time after it is in the future. */
   now: () => number;
   warn: (message: string) => void;
 }
 
 const STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'waiting-children'];
-/** Longest stretch of index building, a `changes` scan or a listing between two turns of the event loop. */
+/** Longest stretch of a `changes` scan or a listing between two turns of the event loop. */
 const SLICE_MS = 8;
 /** Scans kept between pages; each holds the state of every job (a few bytes each). */
 const KEPT_SCANS = 2;
 
 export class PointInTime {
-  private index = new TimeIndex();
-  /** Live entries noted while the index is being built from the log. */
-  private pending: Array<[number, number]> | null = [];
+  private readonly timeline: LogTimeline;
   private readonly states: PointInTimeStates;
   /** Scans where the last `changes` pages ended: the next page continues one without a rebuild. */
   private readonly scans: StateChangeScan[] = [];
@@ -61,14 +63,18 @@ export class PointInTime {
   /** Call before any live entry is appended: the build reads the log as it is now. */
   constructor(private readonly options: PointInTimeOptions) {
     this.states = new PointInTimeStates({ log: options.log, snapshots: options.snapshots, warn: options.warn });
-    this.ready = this.buildIndex();
-    this.ready.catch((err: unknown) => options.warn(`time index not built: ${(err as Error).message}`));
+    this.timeline = new LogTimeline(options.log, options.timeIndexFiles ?? null, options.warn);
+    this.ready = this.timeline.ready;
+    this.ready.catch(() => {});
   }
 
   /** Every entry applied after start (Ledger.onApplied). */
   noteApplied(entry: Entry, position: number): void {
-    if (this.pending) this.pending.push([position, entry.at]);
-    else this.index.note(position, entry.at);
+    this.timeline.note(position, entry.at);
+  }
+
+  private get index(): TimeIndex {
+    return this.timeline.index;
   }
 
   /** The retained log's first and last positions with their times; throws when the log is empty. */
@@ -201,35 +207,6 @@ export class PointInTime {
   /** A state may only show what a crash cannot undo. */
   private durable(position: number): Promise<void> {
     return position > this.options.log.durablePosition ? this.options.log.sync(position) : Promise.resolve();
-  }
-
-  /** Reads the `at` of every retained entry, in slices; entries applied meanwhile wait in `pending`. */
-  private async buildIndex(): Promise<void> {
-    const { log } = this.options;
-    for (let attempt = 1; ; attempt++) {
-      const index = new TimeIndex();
-      this.pending = [];
-      // Captured now: this read covers exactly the entries before the ones noted in `pending`.
-      const records = log.read(log.firstPosition);
-      try {
-        const pacer = new Pacer(SLICE_MS, 1024);
-        for await (const record of records) {
-          index.note(record.position, entryTime(record.payload));
-          if (pacer.due()) await pacer.pause();
-        }
-        for (const [position, at] of this.pending) index.note(position, at);
-        this.index = index;
-        this.pending = null;
-        return;
-      } catch (err) {
-        // Retention may delete a segment under the read: read again from the new start.
-        if (attempt >= 3) {
-          this.pending = null;
-          throw err;
-        }
-        this.options.warn(`time index: reading the log failed (${(err as Error).message}); reading it again`);
-      }
-    }
   }
 }
 

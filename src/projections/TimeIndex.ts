@@ -11,7 +11,10 @@
  * Layout: one byte per position (the increase of log time over the previous
  * position; 255 = look in `escapes`), plus the exact time of every 64th
  * position. Both live in chunks of 65 536 positions, so retention drops whole
- * chunks. About 1.1 byte per entry: 11 MB for 10 million entries.
+ * chunks. About 1.1 byte per entry: 11 MB for 10 million entries. Chunk n
+ * always holds positions n × 65 536 + 1 onwards, whatever position the index
+ * started at, so a full ("sealed") chunk can be saved and loaded as it is
+ * (TimeIndexFiles) instead of read again from the log at every start.
  */
 const BLOCK_BITS = 6;
 const BLOCK = 1 << BLOCK_BITS;
@@ -19,6 +22,8 @@ const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const BLOCKS_PER_CHUNK = CHUNK / BLOCK;
 const ESCAPE = 255;
+/** Position of slot 0 of chunk 0. */
+const ORIGIN = 1;
 
 interface Chunk {
   /** Index (position - origin) of the chunk's first slot. */
@@ -37,16 +42,16 @@ export class TimeIndex {
   private readonly chunks: Chunk[] = [];
   /** Increases of 255 ms or more, by position. */
   private readonly escapes = new Map<number, number>();
-  /** Position of slot 0. */
-  private origin = 0;
+  private readonly origin = ORIGIN;
   private firstIndexed = 0;
   private lastIndexed = 0;
   private lastTime = -Infinity;
 
   /** Records the entry at `position` (the next one after the last noted) decided at `at`. */
   note(position: number, at: number): void {
-    if (this.lastIndexed === 0) {
-      this.origin = position;
+    const first = this.lastIndexed === 0;
+    if (first) {
+      if (position < this.origin) throw new RangeError(`TimeIndex: position ${position} is before ${this.origin}`);
       this.firstIndexed = position;
     } else if (position !== this.lastIndexed + 1) {
       throw new Error(`TimeIndex: position ${position} does not follow ${this.lastIndexed}`);
@@ -54,9 +59,10 @@ export class TimeIndex {
     const time = Math.max(this.lastTime, at);
     const index = position - this.origin;
     const slot = index & (CHUNK - 1);
-    if (slot === 0) this.chunks.push({ start: index, deltas: new Uint8Array(CHUNK), blockTimes: new Float64Array(BLOCKS_PER_CHUNK) });
+    if (first || slot === 0) this.chunks.push({ start: index - slot, deltas: new Uint8Array(CHUNK), blockTimes: new Float64Array(BLOCKS_PER_CHUNK) });
     const chunk = this.chunks[this.chunks.length - 1];
-    if ((slot & (BLOCK - 1)) === 0) {
+    // The first position may fall inside a block: the block starts at its time, the slots before it are never asked.
+    if (first || (slot & (BLOCK - 1)) === 0) {
       chunk.blockTimes[slot >> BLOCK_BITS] = time;
     } else {
       const delta = time - this.lastTime;
@@ -124,6 +130,60 @@ export class TimeIndex {
       if (t >= time) return this.origin + chunk.start + s;
     }
     return this.origin + chunk.start + end;
+  }
+
+  /** Number of the chunk that holds `position`. */
+  static chunkOf(position: number): number {
+    return Math.floor((position - ORIGIN) / CHUNK);
+  }
+
+  /** First position of chunk `n`. */
+  static chunkStart(n: number): number {
+    return n * CHUNK + ORIGIN;
+  }
+
+  /** Chunk `n` as bytes, once every one of its positions is indexed (sealed); null before. */
+  exportChunk(n: number): Uint8Array | null {
+    const chunk = this.chunks.find((c) => c.start === n * CHUNK);
+    if (!chunk || this.lastIndexed < TimeIndex.chunkStart(n + 1) - 1 || this.firstIndexed > TimeIndex.chunkStart(n)) return null;
+    const escapes = [...this.escapes].filter(([position]) => TimeIndex.chunkOf(position) === n);
+    const bytes = new Uint8Array(CHUNK + BLOCKS_PER_CHUNK * 8 + 4 + escapes.length * 12);
+    const view = new DataView(bytes.buffer);
+    bytes.set(chunk.deltas, 0);
+    let at = CHUNK;
+    for (const time of chunk.blockTimes) {
+      view.setFloat64(at, time, true);
+      at += 8;
+    }
+    view.setUint32(at, escapes.length, true);
+    at += 4;
+    for (const [position, delta] of escapes) {
+      view.setUint32(at, position - TimeIndex.chunkStart(n), true);
+      view.setFloat64(at + 4, delta, true);
+      at += 12;
+    }
+    return bytes;
+  }
+
+  /**
+   * Adds chunk `n` from `exportChunk`'s bytes: into an empty index, or right
+   * after the last position indexed. Throws on bytes of the wrong shape.
+   */
+  restoreChunk(n: number, bytes: Uint8Array): void {
+    const start = TimeIndex.chunkStart(n);
+    if (this.lastIndexed !== 0 && start !== this.lastIndexed + 1) throw new Error(`TimeIndex: chunk ${n} does not follow position ${this.lastIndexed}`);
+    const fixed = CHUNK + BLOCKS_PER_CHUNK * 8 + 4;
+    if (bytes.length < fixed) throw new Error(`TimeIndex: chunk ${n} is ${bytes.length} bytes`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const count = view.getUint32(CHUNK + BLOCKS_PER_CHUNK * 8, true);
+    if (bytes.length !== fixed + count * 12) throw new Error(`TimeIndex: chunk ${n} is ${bytes.length} bytes, not ${fixed + count * 12}`);
+    const chunk: Chunk = { start: n * CHUNK, deltas: bytes.slice(0, CHUNK), blockTimes: new Float64Array(BLOCKS_PER_CHUNK) };
+    for (let b = 0; b < BLOCKS_PER_CHUNK; b++) chunk.blockTimes[b] = view.getFloat64(CHUNK + b * 8, true);
+    for (let e = 0, at = fixed; e < count; e++, at += 12) this.escapes.set(start + view.getUint32(at, true), view.getFloat64(at + 4, true));
+    this.chunks.push(chunk);
+    if (this.lastIndexed === 0) this.firstIndexed = start;
+    this.lastIndexed = start + CHUNK - 1;
+    this.lastTime = this.timeOf(this.lastIndexed);
   }
 
   /** Bytes held, for /heapstats-style reporting and the benchmark. */

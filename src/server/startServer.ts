@@ -14,6 +14,7 @@ import { ServerMetrics } from '../monitoring/ServerMetrics.ts';
 import { EventBus } from '../projections/EventBus.ts';
 import { JobHistory } from '../projections/JobHistory.ts';
 import { JobIndex } from '../projections/JobIndex.ts';
+import { TimeIndexFiles } from '../projections/TimeIndexFiles.ts';
 import { JobIndexer } from '../projections/JobIndexer.ts';
 import { type ProjectionHeader, QueueProjection } from '../projections/QueueProjection.ts';
 import { SnapshotDamagedError } from '../projections/SnapshotDamagedError.ts';
@@ -80,7 +81,8 @@ export async function startServer(config: Config, logger: Logger, onFatal: (err:
   const stats = new ThroughputStats();
   ledger.onApplied((entry) => stats.record(entry));
   // Built from the log in the background; before any live entry, so that its read and the live notes meet.
-  const pointInTime = new PointInTime({ log, snapshots, now: Date.now, warn: (message) => logger.warn(message) });
+  const timeIndexFiles = await TimeIndexFiles.open(join(config.DATA_DIR, 'timeindex'));
+  const pointInTime = new PointInTime({ log, snapshots, timeIndexFiles, now: Date.now, warn: (message) => logger.warn(message) });
   ledger.onApplied((entry, position) => pointInTime.noteApplied(entry, position));
   logger.info(
     { snapshot, entries: replayed, jobs: state.jobCount, ms: Math.round(performance.now() - started) },

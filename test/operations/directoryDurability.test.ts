@@ -87,7 +87,7 @@ test('a fresh DATA_DIR, its subdirectories and new segment files are fsync\'d in
   }
   assert.deepEqual(
     created.map((c) => c.path).sort(),
-    [join(root, 'new'), dataDir, join(dataDir, 'server.lock'), join(dataDir, 'snapshots'), join(dataDir, 'index'), join(dataDir, 'wal')].sort(),
+    [join(root, 'new'), dataDir, join(dataDir, 'server.lock'), join(dataDir, 'snapshots'), join(dataDir, 'index'), join(dataDir, 'timeindex'), join(dataDir, 'wal')].sort(),
     `directories created:\n${lines.join('\n')}`,
   );
   const segments = lines.flatMap((line, i) => {

@@ -74,6 +74,41 @@ describe('TimeIndex', () => {
     assert.throws(() => index.timeOf(first - 1), RangeError);
   });
 
+  it('saves full chunks as bytes; an index loaded from them and the rest of the log answers as one built from the log', () => {
+    const ats = times(200_000, 11);
+    const built = new TimeIndex();
+    ats.forEach((at, i) => built.note(1 + i, at));
+    assert.equal(TimeIndex.chunkStart(1), 65_537);
+    assert.equal(built.exportChunk(3), null, 'chunk 3 (positions 196 609-262 144) is not full');
+    const loaded = new TimeIndex();
+    for (const n of [0, 1, 2]) loaded.restoreChunk(n, built.exportChunk(n) as Uint8Array);
+    for (let p = TimeIndex.chunkStart(3); p <= ats.length; p++) loaded.note(p, ats[p - 1] as number);
+    const m = model(ats, 1);
+    assert.deepEqual(loaded.range(), built.range());
+    for (let p = 1; p <= ats.length; p += 173) assert.equal(loaded.timeOf(p), m.timeOf(p), `timeOf(${p})`);
+    for (let k = 0; k < 300; k++) {
+      const t = m.timeOf(1 + Math.floor((k / 300) * ats.length)) + (k % 3) - 1;
+      assert.equal(loaded.firstAtOrAfter(t), m.firstAtOrAfter(t, 1), `firstAtOrAfter(${t})`);
+    }
+  });
+
+  it('saves no chunk it did not index whole, and loads chunks only in order', () => {
+    const ats = times(140_000, 5);
+    const lateStart = new TimeIndex();
+    ats.forEach((at, i) => i >= 1000 && lateStart.note(1 + i, at));
+    assert.equal(lateStart.exportChunk(0), null, 'chunk 0 was indexed from position 1 001 on');
+    assert.ok(lateStart.exportChunk(1), 'chunk 1 was indexed whole');
+    const index = new TimeIndex();
+    index.restoreChunk(1, lateStart.exportChunk(1) as Uint8Array);
+    assert.throws(() => index.restoreChunk(0, new Uint8Array(0)), /does not follow/);
+    assert.throws(() => new TimeIndex().restoreChunk(1, new Uint8Array(100)), /bytes/);
+    // A chunk loaded first may start before the retained log: positions before it are then dropped.
+    index.dropBefore(70_000);
+    const m = model(ats, 1);
+    assert.equal(index.range()!.first.position, 70_000);
+    assert.equal(index.timeOf(70_000), m.timeOf(70_000));
+  });
+
   it('refuses a gap: positions must follow each other', () => {
     const index = new TimeIndex();
     index.note(1, 10);
