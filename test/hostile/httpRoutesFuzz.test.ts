@@ -15,7 +15,7 @@ after(async () => {
   await cleanupAll();
 });
 
-/** Every endpoint of the contract, plus the progress route, as [method, path] for a queue and a job id. */
+/** Every endpoint of the contract, plus the progress, history and time-travel routes, as [method, path] for a queue and a job id. */
 function endpoints(queue: string, id: string): Array<[string, string]> {
   return [
     ['POST', `/queues/${queue}/jobs`],
@@ -25,6 +25,12 @@ function endpoints(queue: string, id: string): Array<[string, string]> {
     ['POST', `/jobs/${id}/ack`],
     ['POST', `/jobs/${id}/fail`],
     ['POST', `/jobs/${id}/progress`],
+    ['GET', `/jobs/${id}/history`],
+    ['GET', `/jobs/${id}/attempts`],
+    ['GET', '/log/position'],
+    ['GET', '/queues'],
+    ['GET', `/queues/${queue}/state`],
+    ['GET', `/queues/${queue}/changes`],
     ['GET', '/health'],
     ['GET', '/healthz'],
     ['GET', '/live'],

@@ -122,6 +122,8 @@ const queryValue = fc.oneof(
   fc.constantFrom(
     '-1', '-0', '1.5', '1e3', '0x10', 'NaN', 'Infinity', '', ' ', '00000000000000000000000007', '1e999', 'abc', '0:0', '1:', ':1',
     '99999999999999999999:1', '%', '%ZZ', '%E0%A4%A', '[]', 'a=b', '%26', 'true',
+    // Times, positions and cursors of the history and time-travel routes.
+    '2026-12-08T00:00:00Z', '2026-13-45T25:61:00Z', '1764000000000', '9007199254740993', '1:0:3', '3:1:2', '-1:0:1', '2:99999:1', '1:0',
   ),
   anyString.map(encodeSegment),
 );
@@ -130,7 +132,10 @@ const queryValue = fc.oneof(
 export const queryString = fc
   .array(
     fc.tuple(
-      fc.oneof(fc.constantFrom('timeout', 'wait', 'from', 'token', 'limit', 'timeout[]', 'from[a]', '__proto__'), anyString.map(encodeSegment)),
+      fc.oneof(
+        fc.constantFrom('timeout', 'wait', 'from', 'to', 'at', 'position', 'cursor', 'offset', 'token', 'limit', 'timeout[]', 'from[a]', '__proto__'),
+        anyString.map(encodeSegment),
+      ),
       queryValue,
     ),
     { maxLength: 4 },
