@@ -112,7 +112,8 @@ try {
     if (answer.status !== 200) throw new Error(`GET ${path} → ${answer.status} ${answer.body.slice(0, 300)}`);
     return JSON.parse(answer.body);
   };
-  // The index is built in the background at start: wait for it.
+  // Both indexes are built in the background at start: wait for them, so their work is not measured as latency.
+  await server.waitForLine((line) => line.msg === 'job index caught up with the log', 120_000);
   let range: any;
   for (;;) {
     const answer = await httpRequest(agent, server.port, 'GET', '/log/position?at=0');
