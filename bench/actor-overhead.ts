@@ -9,7 +9,7 @@ import { serverActor } from '../src/domain/actor.ts';
 import type { Entry, RequestActor } from '../src/domain/entries.ts';
 import { decodeEntry, encodeEntry } from '../src/domain/entryCodec.ts';
 import type { Job } from '../src/domain/job.ts';
-import { uuidv7 } from '../src/server/uuidv7.ts';
+import { uuidv7 } from '../src/commands/uuidv7.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const N = 200_000;

@@ -11,8 +11,8 @@ import { parsePushOptions, type PushOptions } from '../src/domain/pushOptions.ts
 import { SegmentedLog } from '../src/log/SegmentedLog.ts';
 import { EventBus } from '../src/projections/EventBus.ts';
 import { QueueProjection } from '../src/projections/QueueProjection.ts';
-import { commandContext } from '../src/server/CommandContext.ts';
-import { Ledger } from '../src/server/Ledger.ts';
+import { commandContext } from '../src/commands/CommandContext.ts';
+import { Ledger } from '../src/commands/Ledger.ts';
 
 export interface BuildOptions {
   jobs: number;

@@ -9,7 +9,7 @@ import { decideAck } from '../src/domain/decideAck.ts';
 import { decidePull } from '../src/domain/decidePull.ts';
 import { decidePush } from '../src/domain/decidePush.ts';
 import { parsePushOptions } from '../src/domain/pushOptions.ts';
-import { commandContext } from '../src/server/CommandContext.ts';
+import { commandContext } from '../src/commands/CommandContext.ts';
 import { loadConfig } from '../src/server/config.ts';
 import { startServer } from '../src/server/startServer.ts';
 

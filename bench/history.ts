@@ -22,8 +22,8 @@ import { parsePushOptions } from '../src/domain/pushOptions.ts';
 import { SegmentedLog } from '../src/log/SegmentedLog.ts';
 import { EventBus } from '../src/projections/EventBus.ts';
 import { QueueProjection } from '../src/projections/QueueProjection.ts';
-import { commandContext } from '../src/server/CommandContext.ts';
-import { Ledger } from '../src/server/Ledger.ts';
+import { commandContext } from '../src/commands/CommandContext.ts';
+import { Ledger } from '../src/commands/Ledger.ts';
 import { jobData } from './buildJobs.ts';
 import { collectGarbage, httpRequest, loadAverage, parseArgs, percentile, startServer } from './serverProcess.ts';
 

@@ -26,8 +26,8 @@ import { EventBus } from '../src/projections/EventBus.ts';
 import { QueueProjection } from '../src/projections/QueueProjection.ts';
 import { SnapshotStore } from '../src/projections/SnapshotStore.ts';
 import { TimeIndex } from '../src/projections/TimeIndex.ts';
-import { commandContext } from '../src/server/CommandContext.ts';
-import { Ledger } from '../src/server/Ledger.ts';
+import { commandContext } from '../src/commands/CommandContext.ts';
+import { Ledger } from '../src/commands/Ledger.ts';
 import { jobData } from './buildJobs.ts';
 import { httpRequest, parseArgs, percentile, startServer } from './serverProcess.ts';
 

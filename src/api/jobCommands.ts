@@ -6,7 +6,7 @@ import { decideProgress } from '../domain/decideProgress.ts';
 import type { PullResult } from '../domain/decidePull.ts';
 import type { JobsView } from '../domain/JobsView.ts';
 import type { ParseResult } from '../domain/pushOptions.ts';
-import type { Ledger } from '../server/Ledger.ts';
+import type { Ledger } from '../commands/Ledger.ts';
 import { jobView } from './jobView.ts';
 import { ackBodySchema, failBodySchema, parseOptionalBody, progressBodySchema } from './requestSchemas.ts';
 

@@ -4,16 +4,15 @@ import { decideCancel } from '../domain/decideCancel.ts';
 import { decidePull, type PullResult } from '../domain/decidePull.ts';
 import { decidePush } from '../domain/decidePush.ts';
 import { type ParseResult, parsePushOptions, parseQueueName } from '../domain/pushOptions.ts';
-import type { Ledger, Outcome } from '../server/Ledger.ts';
-import { type PullWaiters, tooManyWaiters } from '../server/PullWaiters.ts';
+import type { Ledger, Outcome } from '../commands/Ledger.ts';
+import { type PullWaiters, tooManyWaiters } from '../commands/PullWaiters.ts';
 import type { TrustProxy } from './clientAddress.ts';
 import { sendDomainError, sendError } from './errors.ts';
 import { ackCommand, failCommand, type JobDecision, progressCommand, pulledAnswer } from './jobCommands.ts';
 import { jobView } from './jobView.ts';
 import { requestActor } from './requestActor.ts';
 import { parsePullTimeout } from './requestSchemas.ts';
-
-export type TimedCommand = 'push' | 'pull' | 'ack';
+import type { TimedCommand } from '../monitoring/ServerMetrics.ts';
 
 export interface JobRoutesDeps {
   ledger: Ledger;

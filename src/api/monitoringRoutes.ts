@@ -4,9 +4,9 @@ import { heapReport } from '../monitoring/heapReport.ts';
 import { heapInMb, memoryInMb } from '../monitoring/memoryInMb.ts';
 import type { ServerMetrics } from '../monitoring/ServerMetrics.ts';
 import type { ThroughputStats } from '../projections/ThroughputStats.ts';
-import type { Ledger } from '../server/Ledger.ts';
-import type { PullWaiters } from '../server/PullWaiters.ts';
-import { serverVersion } from '../server/serverVersion.ts';
+import type { Ledger } from '../commands/Ledger.ts';
+import type { PullWaiters } from '../commands/PullWaiters.ts';
+import { serverVersion } from '../monitoring/serverVersion.ts';
 
 export interface ConnectionCounts {
   /** Open HTTP connections. */

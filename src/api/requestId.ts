@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { uuidv7 } from '../server/uuidv7.ts';
+import { uuidv7 } from '../commands/uuidv7.ts';
 
 /** Longest client-sent request id kept: longer ones would be written into every entry the request makes. */
 const MAX_REQUEST_ID = 128;

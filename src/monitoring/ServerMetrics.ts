@@ -1,11 +1,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TimedCommand } from '../api/jobRoutes.ts';
 import type { JobState } from '../domain/job.ts';
 import type { QueueProjection } from '../projections/QueueProjection.ts';
 import type { ThroughputStats } from '../projections/ThroughputStats.ts';
 
 /** Latency buckets in ms, from 0.1 ms (a non-durable push applied in memory) to 5 s. */
 export const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+/** The commands whose latency is measured. */
+export type TimedCommand = 'push' | 'pull' | 'ack';
 
 export type LatencyHistograms = Record<TimedCommand, Histogram>;
 

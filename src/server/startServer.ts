@@ -21,15 +21,15 @@ import { SnapshotDamagedError } from '../projections/SnapshotDamagedError.ts';
 import { PointInTime } from '../projections/PointInTime.ts';
 import { SnapshotStore } from '../projections/SnapshotStore.ts';
 import { ThroughputStats } from '../projections/ThroughputStats.ts';
-import { commandContext } from './CommandContext.ts';
+import { commandContext } from '../commands/CommandContext.ts';
 import type { Config } from './config.ts';
 import { ConnectionCounter } from './ConnectionCounter.ts';
 import { DataDirLock } from './DataDirLock.ts';
 import { createHttpServer } from './httpServer.ts';
-import { Ledger } from './Ledger.ts';
-import { PullWaiters } from './PullWaiters.ts';
-import { Scheduler } from './Scheduler.ts';
-import { Snapshotter } from './Snapshotter.ts';
+import { Ledger } from '../commands/Ledger.ts';
+import { PullWaiters } from '../commands/PullWaiters.ts';
+import { Scheduler } from '../commands/Scheduler.ts';
+import { Snapshotter } from '../commands/Snapshotter.ts';
 
 export interface RunningServer {
   port: number;

@@ -17,9 +17,9 @@ import { decidePush } from '../../src/domain/decidePush.ts';
 import { parsePushOptions } from '../../src/domain/pushOptions.ts';
 import { EventBus } from '../../src/projections/EventBus.ts';
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
-import { commandContext } from '../../src/server/CommandContext.ts';
-import { Ledger } from '../../src/server/Ledger.ts';
-import { PullWaiters } from '../../src/server/PullWaiters.ts';
+import { commandContext } from '../../src/commands/CommandContext.ts';
+import { Ledger } from '../../src/commands/Ledger.ts';
+import { PullWaiters } from '../../src/commands/PullWaiters.ts';
 import { HeldLog } from '../support/heldLog.ts';
 import { cleanupAll, qname, startServer } from '../support/testServer.ts';
 

@@ -1,7 +1,7 @@
 // Long-poll waiters: capped per queue (MAX_WAITERS_PER_QUEUE), first come first served even when waiters in the middle leave.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { LinkedQueue } from '../../src/server/LinkedQueue.ts';
+import { LinkedQueue } from '../../src/commands/LinkedQueue.ts';
 import { cleanupAll, qname, sleep, startServer, waitFor } from '../support/testServer.ts';
 import { WsTestClient } from '../support/wsClient.ts';
 

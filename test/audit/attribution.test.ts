@@ -16,8 +16,8 @@ import { decodeEntry } from '../../src/domain/entryCodec.ts';
 import { parsePushOptions } from '../../src/domain/pushOptions.ts';
 import { EventBus } from '../../src/projections/EventBus.ts';
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
-import { commandContext } from '../../src/server/CommandContext.ts';
-import { Ledger } from '../../src/server/Ledger.ts';
+import { commandContext } from '../../src/commands/CommandContext.ts';
+import { Ledger } from '../../src/commands/Ledger.ts';
 import { Harness } from '../domain/fixtures.ts';
 import { HeldLog } from '../support/heldLog.ts';
 

@@ -9,9 +9,9 @@ import { parsePushOptions } from '../../src/domain/pushOptions.ts';
 import type { Log, LogRecord } from '../../src/log/Log.ts';
 import { EventBus } from '../../src/projections/EventBus.ts';
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
-import { KEEP_ALL } from '../../src/server/CommandContext.ts';
-import { Ledger } from '../../src/server/Ledger.ts';
-import { Scheduler, type SchedulerClock } from '../../src/server/Scheduler.ts';
+import { KEEP_ALL } from '../../src/commands/CommandContext.ts';
+import { Ledger } from '../../src/commands/Ledger.ts';
+import { Scheduler, type SchedulerClock } from '../../src/commands/Scheduler.ts';
 
 class FakeClock implements SchedulerClock {
   time = 1_700_000_000_000;

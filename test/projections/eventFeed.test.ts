@@ -8,8 +8,8 @@ import { EventBus } from '../../src/projections/EventBus.ts';
 import { parseEventCursor } from '../../src/projections/eventCursor.ts';
 import { EventFeed, type FeedEvent, type FeedSink } from '../../src/projections/EventFeed.ts';
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
-import { commandContext } from '../../src/server/CommandContext.ts';
-import { Ledger } from '../../src/server/Ledger.ts';
+import { commandContext } from '../../src/commands/CommandContext.ts';
+import { Ledger } from '../../src/commands/Ledger.ts';
 import { faultyFiles } from '../log/faultyFiles.ts';
 import { withTempDir } from '../log/helpers.ts';
 

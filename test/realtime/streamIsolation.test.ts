@@ -9,8 +9,8 @@ import { parseEventCursor } from '../../src/projections/eventCursor.ts';
 import { EventFeed, type FeedEvent, type FeedSink } from '../../src/projections/EventFeed.ts';
 import type { JobEvent } from '../../src/projections/jobEvents.ts';
 import { QueueProjection } from '../../src/projections/QueueProjection.ts';
-import { commandContext } from '../../src/server/CommandContext.ts';
-import { Ledger } from '../../src/server/Ledger.ts';
+import { commandContext } from '../../src/commands/CommandContext.ts';
+import { Ledger } from '../../src/commands/Ledger.ts';
 import { withTempDir } from '../log/helpers.ts';
 
 const context = commandContext(30_000);

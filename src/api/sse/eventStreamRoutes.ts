@@ -3,7 +3,7 @@ import { createSession } from 'better-sse';
 import type { Logger } from 'pino';
 import { parseQueueName } from '../../domain/pushOptions.ts';
 import type { EventFeed } from '../../projections/EventFeed.ts';
-import { uuidv7 } from '../../server/uuidv7.ts';
+import { uuidv7 } from '../../commands/uuidv7.ts';
 import { sendError } from '../errors.ts';
 import { streamCursor } from '../streamCursor.ts';
 import { connectedFrame } from './sseFrames.ts';

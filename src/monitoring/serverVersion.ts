@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 /**
  * The `version` of package.json, read once. The path is relative to this
  * module, which sits two levels below the package root both as source
- * (src/server) and compiled (dist/server); importing the JSON would put it
+ * (src/monitoring) and compiled (dist/monitoring); importing the JSON would put it
  * outside the build's rootDir.
  */
 export const serverVersion: string = (
