@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SegmentedLog } from '../log/SegmentedLog.ts';
+import type { Log } from '../log/Log.ts';
 import type { QueueProjection } from '../projections/QueueProjection.ts';
 import type { SnapshotStore } from '../projections/SnapshotStore.ts';
 import type { Ledger } from './Ledger.ts';
@@ -20,7 +20,7 @@ export class Snapshotter {
   constructor(
     private readonly ledger: Ledger,
     private readonly store: SnapshotStore,
-    private readonly log: SegmentedLog,
+    private readonly log: Log,
     private readonly options: {
       intervalMs: number;
       /** A snapshot also starts once the state is this many entries past the last one (Infinity: by time only). */
@@ -109,8 +109,8 @@ export class Snapshotter {
     const kept = await this.store.list();
     const oldest = kept[kept.length - 1];
     if (!oldest) return;
-    const deleted = await this.log.deleteSegmentsBefore(oldest.position + 1, {
-      modifiedBefore: Date.now() - this.options.logRetentionMs,
+    const deleted = await this.log.trimBefore(oldest.position + 1, {
+      writtenBefore: Date.now() - this.options.logRetentionMs,
     });
     if (deleted > 0) this.options.logger.info({ deleted, firstPosition: this.log.firstPosition }, 'log segments past retention deleted');
   }

@@ -43,6 +43,14 @@ export interface Log {
   /** Reads records with position >= `from`, in order, up to the last appended one at call time. */
   read(from: number): AsyncIterable<LogRecord>;
 
+  /**
+   * Retention: removes records before `position` in the units the storage
+   * drops whole (segment files, ...), only units last written before
+   * `writtenBefore` (ms since epoch) when given, never a record that is not
+   * durable. `firstPosition` moves accordingly. Resolves with the units removed.
+   */
+  trimBefore(position: number, options?: { writtenBefore?: number }): Promise<number>;
+
   /** Writes and fsyncs everything appended so far. */
   flush(): Promise<void>;
 

@@ -216,13 +216,13 @@ export class SegmentedLog implements Log {
   }
 
   /**
-   * Deletes whole segment files whose records all precede `position`, oldest
-   * first, never the active segment nor one with records not yet on disk;
-   * with `modifiedBefore` (ms since epoch), only files last written before
-   * then (retention by age). Returns how many files were deleted.
+   * Here the units are whole segment files whose records all precede
+   * `position`, deleted oldest first, never the active segment nor one with
+   * records not yet on disk; `writtenBefore` compares the file's mtime.
+   * Returns how many files were deleted.
    */
-  deleteSegmentsBefore(position: number, options: { modifiedBefore?: number } = {}): Promise<number> {
-    const deletion = this.deletions.then(() => this.deleteOldSegments(position, options.modifiedBefore ?? Infinity));
+  trimBefore(position: number, options: { writtenBefore?: number } = {}): Promise<number> {
+    const deletion = this.deletions.then(() => this.deleteOldSegments(position, options.writtenBefore ?? Infinity));
     this.deletions = deletion.catch(() => undefined);
     return deletion;
   }
@@ -258,13 +258,13 @@ export class SegmentedLog implements Log {
     return this.diskPosition;
   }
 
-  private async deleteOldSegments(position: number, modifiedBefore: number): Promise<number> {
+  private async deleteOldSegments(position: number, writtenBefore: number): Promise<number> {
     let deleted = 0;
     while (this.segments.length > 1) {
       const oldest = this.segments[0];
       if (oldest.lastPosition >= position || oldest.lastPosition > this.diskPosition) break;
       // Segments are written in order: the first one too recent to go ends the sweep.
-      if (modifiedBefore !== Infinity && (await stat(oldest.path)).mtimeMs >= modifiedBefore) break;
+      if (writtenBefore !== Infinity && (await stat(oldest.path)).mtimeMs >= writtenBefore) break;
       await unlink(oldest.path);
       this.segments.shift();
       deleted++;

@@ -67,6 +67,9 @@ class MemoryLog implements Log {
   async *read(from: number): AsyncIterable<LogRecord> {
     yield* this.records.slice(from - 1);
   }
+  async trimBefore(): Promise<number> {
+    return 0;
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -167,7 +167,7 @@ test('reading records appended but not yet flushed, including during a flush', (
     await log.close();
   }));
 
-test('deleteSegmentsBefore removes whole old segments only, never the active one', () =>
+test('trimBefore removes whole old segments only, never the active one', () =>
   withTempDir(async (dir) => {
     const segmentBytes = 512;
     const { log } = await openLog(dir, { segmentBytes, flushIntervalMs: 60_000 });
@@ -179,23 +179,23 @@ test('deleteSegmentsBefore removes whole old segments only, never the active one
 
     // A position inside the third segment: only the first two hold nothing at or after it.
     const cut = firsts[2] + 1;
-    assert.equal(await log.deleteSegmentsBefore(cut), 2);
+    assert.equal(await log.trimBefore(cut), 2);
     assert.deepEqual(await segmentNames(dir), before.slice(2));
     assert.equal(log.firstPosition, firsts[2]);
     assert.equal(log.stats.segments, before.length - 2);
     assertRecordsMatch(await collect(log.read(1)), firsts[2], 200);
-    assert.equal(await log.deleteSegmentsBefore(cut), 0);
+    assert.equal(await log.trimBefore(cut), 0);
 
     // Records not yet on disk keep their segment: deletion only touches flushed segments.
     appendRecords(log, 30);
     const onDisk = await segmentNames(dir);
-    const deleted = await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER);
+    const deleted = await log.trimBefore(Number.MAX_SAFE_INTEGER);
     assert.ok(deleted === onDisk.length - 1 || deleted === onDisk.length, `deleted ${deleted} of ${onDisk.length}`);
     assert.ok(log.firstPosition <= 201);
     assertRecordsMatch(await collect(log.read(1)), log.firstPosition, 230);
     await log.sync();
     const afterSync = await segmentNames(dir);
-    assert.equal(await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER), afterSync.length - 1);
+    assert.equal(await log.trimBefore(Number.MAX_SAFE_INTEGER), afterSync.length - 1);
     const remaining = await segmentNames(dir);
     assert.equal(remaining.length, 1, 'the active segment stays');
     assert.equal(remaining[0], afterSync[afterSync.length - 1]);
@@ -210,7 +210,7 @@ test('deleteSegmentsBefore removes whole old segments only, never the active one
     assert.ok((await readFile(join(dir, remaining[0]))).length > 0);
   }));
 
-test('deleteSegmentsBefore with modifiedBefore keeps segments written more recently', () =>
+test('trimBefore with writtenBefore keeps segments written more recently', () =>
   withTempDir(async (dir) => {
     const { log } = await openLog(dir, { segmentBytes: 512, flushIntervalMs: 60_000 });
     appendRecords(log, 100);
@@ -220,7 +220,7 @@ test('deleteSegmentsBefore with modifiedBefore keeps segments written more recen
     // Age the first two files; the rest count as just written.
     const old = new Date(Date.now() - 3_600_000);
     for (const name of names.slice(0, 2)) await utimes(join(dir, name), old, old);
-    assert.equal(await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER, { modifiedBefore: Date.now() - 60_000 }), 2);
+    assert.equal(await log.trimBefore(Number.MAX_SAFE_INTEGER, { writtenBefore: Date.now() - 60_000 }), 2);
     assert.deepEqual(await segmentNames(dir), names.slice(2));
     await log.close();
   }));
