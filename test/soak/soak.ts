@@ -58,7 +58,7 @@ export interface WindowFigures {
   toS: number;
   requests: number;
   p50Ms: number;
-  /** p99 of every request in the window (reported; one burst of slow fsyncs moves it). */
+  /** p99 of every request in the window (reported; one burst of pauses moves it). */
   p99Ms: number;
   /** p99 of each SLICE_S stretch of the window, median over the stretches: what the verdict compares. */
   sliceP99Ms: number;
@@ -98,11 +98,10 @@ const RSS_TOLERANCE = 0.1;
 const P99_TOLERANCE = 0.1;
 const P99_FLOOR_MS = 2;
 /**
- * The window's p99 is judged slice by slice: on this VM most requests wait
- * for an fdatasync (pull, ack, a read of a job changed by an entry not yet on
- * disk), and the disk now and then takes tens of ms for a few seconds. Such
- * a burst lifts one slice's p99, not the median over the window's slices;
- * something in the server that slows with time lifts every slice.
+ * The window's p99 is judged slice by slice: on 2 cores a few seconds of
+ * pauses (the server's major GCs, other work on the machine) lift the p99 of
+ * a whole window, but only one slice's p99, not the median over the window's
+ * slices; something in the server that slows with time lifts every slice.
  */
 const SLICE_S = 5;
 const QUEUES = ['soak-a', 'soak-b'];
@@ -144,12 +143,7 @@ class SampleSeries {
 
   /** Values whose time is in [fromS, toS), sorted ascending. */
   between(fromS: number, toS: number): Float64Array {
-    const out: number[] = [];
-    for (let i = 0; i < this.length; i++) {
-      const t = this.times[i] as number;
-      if (t >= fromS && t < toS) out.push(this.values[i] as number);
-    }
-    return Float64Array.from(out).sort();
+    return this.slices(fromS, toS, toS - fromS)[0] as Float64Array;
   }
 
   last(): number | undefined {
@@ -234,7 +228,7 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakS
       DLQ_RETENTION_MS: '5000',
       LOG_LEVEL: 'info',
     },
-    nodeFlags: [...(process.env.SOAK_FLAGS ? process.env.SOAK_FLAGS.split(' ') : []), ...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [])],
+    nodeFlags: opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [],
   });
   try {
     const cpuPinned = pinMainThread(srv.pid, 0) && pinMainThread(process.pid, 1);
