@@ -57,7 +57,7 @@ export class LogTimeline {
     }
     this.built.note(position, at);
     const n = TimeIndex.chunkOf(position);
-    if (position === TimeIndex.chunkStart(n + 1) - 1) this.save(n);
+    if (position === TimeIndex.chunkEnd(n)) this.save(n);
   }
 
   /** Resolves when the chunks sealed so far are saved (or failed to be). */
@@ -78,7 +78,7 @@ export class LogTimeline {
         this.pending = null;
         this.loaded = loaded.size;
         const lastIndexed = index.range()?.last.position ?? 0;
-        for (let n = TimeIndex.chunkOf(this.log.firstPosition); TimeIndex.chunkStart(n + 1) - 1 <= lastIndexed; n++) {
+        for (let n = TimeIndex.chunkOf(this.log.firstPosition); TimeIndex.chunkEnd(n) <= lastIndexed; n++) {
           if (!loaded.has(n)) this.save(n);
         }
         return;
@@ -105,7 +105,7 @@ export class LogTimeline {
     const saved = await this.usableChunks(last);
     const loaded = new Set<number>();
     const pacer = new Pacer(SLICE_MS, 1024);
-    /** Position of the last entry of a chunk just loaded, checked against the log before reading on. */
+    /** Last position of the chunk just loaded: checked against the log before reading on. */
     let check: number | null = null;
     let p = this.log.firstPosition;
     let i = 0;
@@ -118,41 +118,40 @@ export class LogTimeline {
         if (bytes) {
           index.restoreChunk(n, bytes);
           loaded.add(n);
-          check = TimeIndex.chunkStart(n + 1) - 1;
+          check = TimeIndex.chunkEnd(n);
           p = check + 1;
           continue;
         }
       }
       const stop = i < saved.length ? Math.min(last, TimeIndex.chunkStart(saved[i] as number) - 1) : last;
-      for await (const record of this.log.read(check ?? p)) {
-        if (record.position > stop) break;
-        if (record.position === check) this.checkAgainstLog(index, check, entryTime(record.payload));
-        else index.note(record.position, entryTime(record.payload));
-        if (pacer.due()) await pacer.pause();
-      }
+      await this.readLog(index, p, stop, check, pacer);
       check = null;
       p = stop + 1;
     }
-    if (check !== null) {
-      for await (const record of this.log.read(check)) {
-        this.checkAgainstLog(index, check, entryTime(record.payload));
-        break;
-      }
-    }
+    if (check !== null) await this.readLog(index, p, check, check, pacer);
     index.dropBefore(this.log.firstPosition);
     return loaded;
   }
 
-  /** Saved chunk numbers within the log, ascending; files of chunks past `last` are deleted. */
+  /** Notes the log's entries from `from` to `stop`; first checks the one at `check` (just before `from`), when given. */
+  private async readLog(index: TimeIndex, from: number, stop: number, check: number | null, pacer: Pacer): Promise<void> {
+    for await (const record of this.log.read(check ?? from)) {
+      if (record.position > stop) break;
+      if (record.position === check) this.checkAgainstLog(index, check, entryTime(record.payload));
+      else index.note(record.position, entryTime(record.payload));
+      if (pacer.due()) await pacer.pause();
+    }
+  }
+
+  /** Saved chunk numbers within the log, ascending; files of chunks before the log or past `last` are deleted. */
   private async usableChunks(last: number): Promise<number[]> {
     if (!this.files) return [];
     const first = TimeIndex.chunkOf(this.log.firstPosition);
     const usable: number[] = [];
     for (const n of await this.files.list()) {
-      if (TimeIndex.chunkStart(n + 1) - 1 > last) await this.files.delete(n);
-      else if (n >= first) usable.push(n);
+      if (n < first || TimeIndex.chunkEnd(n) > last) await this.files.delete(n);
+      else usable.push(n);
     }
-    await this.files.deleteBefore(first);
     return usable;
   }
 
@@ -166,7 +165,7 @@ export class LogTimeline {
   private save(n: number): void {
     const files = this.files;
     if (!files) return;
-    const end = TimeIndex.chunkStart(n + 1) - 1;
+    const end = TimeIndex.chunkEnd(n);
     this.saving = this.saving
       .then(async () => {
         // Only what a crash cannot undo: a saved chunk never outlives the entries it describes.

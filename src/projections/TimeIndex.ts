@@ -42,7 +42,6 @@ export class TimeIndex {
   private readonly chunks: Chunk[] = [];
   /** Increases of 255 ms or more, by position. */
   private readonly escapes = new Map<number, number>();
-  private readonly origin = ORIGIN;
   private firstIndexed = 0;
   private lastIndexed = 0;
   private lastTime = -Infinity;
@@ -51,13 +50,13 @@ export class TimeIndex {
   note(position: number, at: number): void {
     const first = this.lastIndexed === 0;
     if (first) {
-      if (position < this.origin) throw new RangeError(`TimeIndex: position ${position} is before ${this.origin}`);
+      if (position < ORIGIN) throw new RangeError(`TimeIndex: position ${position} is before ${ORIGIN}`);
       this.firstIndexed = position;
     } else if (position !== this.lastIndexed + 1) {
       throw new Error(`TimeIndex: position ${position} does not follow ${this.lastIndexed}`);
     }
     const time = Math.max(this.lastTime, at);
-    const index = position - this.origin;
+    const index = position - ORIGIN;
     const slot = index & (CHUNK - 1);
     if (first || slot === 0) this.chunks.push({ start: index - slot, deltas: new Uint8Array(CHUNK), blockTimes: new Float64Array(BLOCKS_PER_CHUNK) });
     const chunk = this.chunks[this.chunks.length - 1];
@@ -81,9 +80,9 @@ export class TimeIndex {
   dropBefore(first: number): void {
     if (first <= this.firstIndexed) return;
     this.firstIndexed = Math.min(first, this.lastIndexed + 1);
-    while (this.chunks.length > 1 && this.chunks[1].start + this.origin <= this.firstIndexed) {
+    while (this.chunks.length > 1 && this.chunks[1].start + ORIGIN <= this.firstIndexed) {
       const dropped = this.chunks.shift() as Chunk;
-      for (let p = dropped.start + this.origin; p < dropped.start + this.origin + CHUNK; p++) this.escapes.delete(p);
+      for (let p = dropped.start + ORIGIN; p < dropped.start + ORIGIN + CHUNK; p++) this.escapes.delete(p);
     }
   }
 
@@ -99,7 +98,7 @@ export class TimeIndex {
   /** Log time of `position`, which must be indexed. */
   timeOf(position: number): number {
     if (position < this.firstIndexed || position > this.lastIndexed) throw new RangeError(`TimeIndex: position ${position} is not indexed`);
-    const index = position - this.origin;
+    const index = position - ORIGIN;
     const chunk = this.chunkOf(index);
     const slot = index - chunk.start;
     const blockStart = slot & ~(BLOCK - 1);
@@ -124,12 +123,12 @@ export class TimeIndex {
     const chunk = this.chunks[lo >> (CHUNK_BITS - BLOCK_BITS)];
     const blockStart = (lo & (BLOCKS_PER_CHUNK - 1)) << BLOCK_BITS;
     let t = chunk.blockTimes[blockStart >> BLOCK_BITS];
-    const end = Math.min(blockStart + BLOCK, this.lastIndexed - this.origin - chunk.start + 1);
+    const end = Math.min(blockStart + BLOCK, this.lastIndexed - ORIGIN - chunk.start + 1);
     for (let s = blockStart + 1; s < end; s++) {
       t += this.deltaAt(chunk, s);
-      if (t >= time) return this.origin + chunk.start + s;
+      if (t >= time) return ORIGIN + chunk.start + s;
     }
-    return this.origin + chunk.start + end;
+    return ORIGIN + chunk.start + end;
   }
 
   /** Number of the chunk that holds `position`. */
@@ -142,10 +141,15 @@ export class TimeIndex {
     return n * CHUNK + ORIGIN;
   }
 
+  /** Last position of chunk `n`. */
+  static chunkEnd(n: number): number {
+    return TimeIndex.chunkStart(n + 1) - 1;
+  }
+
   /** Chunk `n` as bytes, once every one of its positions is indexed (sealed); null before. */
   exportChunk(n: number): Uint8Array | null {
     const chunk = this.chunks.find((c) => c.start === n * CHUNK);
-    if (!chunk || this.lastIndexed < TimeIndex.chunkStart(n + 1) - 1 || this.firstIndexed > TimeIndex.chunkStart(n)) return null;
+    if (!chunk || this.lastIndexed < TimeIndex.chunkEnd(n) || this.firstIndexed > TimeIndex.chunkStart(n)) return null;
     const escapes = [...this.escapes].filter(([position]) => TimeIndex.chunkOf(position) === n);
     const bytes = new Uint8Array(CHUNK + BLOCKS_PER_CHUNK * 8 + 4 + escapes.length * 12);
     const view = new DataView(bytes.buffer);
@@ -193,7 +197,7 @@ export class TimeIndex {
 
   private blockCount(): number {
     const lastChunk = this.chunks[this.chunks.length - 1];
-    return (this.chunks.length - 1) * BLOCKS_PER_CHUNK + (((this.lastIndexed - this.origin - lastChunk.start) >> BLOCK_BITS) + 1);
+    return (this.chunks.length - 1) * BLOCKS_PER_CHUNK + (((this.lastIndexed - ORIGIN - lastChunk.start) >> BLOCK_BITS) + 1);
   }
 
   /** Time of the n-th block held (counting from the first chunk held). */
@@ -207,7 +211,7 @@ export class TimeIndex {
 
   private deltaAt(chunk: Chunk, slot: number): number {
     const delta = chunk.deltas[slot];
-    return delta === ESCAPE ? (this.escapes.get(this.origin + chunk.start + slot) as number) : delta;
+    return delta === ESCAPE ? (this.escapes.get(ORIGIN + chunk.start + slot) as number) : delta;
   }
 }
 

@@ -3,7 +3,7 @@
  * their own directory, so that a start loads them instead of reading the
  * whole log again. A file is a cache of what the log says: a missing,
  * damaged or stale one only costs a read of the log, never a wrong answer
- * (PointInTime checks the chunks it loads against the log).
+ * (LogTimeline checks the chunks it loads against the log).
  *
  * File `<n>.chunk`: magic "LQTI", format version (u32 LE), chunk number
  * (u32 LE), CRC-32C of the payload (u32 LE), then the payload. Written to a
